@@ -1,0 +1,1 @@
+"""Ground floor shared by every stage: records, errors, clock, settings, money."""

@@ -1,0 +1,1 @@
+"""Sources: fetch, import and bundle data; each source produces the same core records."""

@@ -1,0 +1,310 @@
+"""DeFiLlama yields: ``/pools`` (the universe) and ``/chart/{pool}`` (a pool's history).
+
+The parser accepts the whole public schema in its served camelCase form and in the
+snake_case form of common dumps, the ``{"status", "data"}`` wrapper or a bare list, and
+the third-party exporter wrapper ``{"pools": [...]}`` with ``poolId``. Guards follow the
+public ingestion: numbers sent as strings are read, NaN/Infinity become missing,
+negative APYs are clipped to 0, implausible TVL/APY are rejected; every rejection and
+repair is counted by reason in an ``IngestReport``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from realyield.core.errors import DataError, RecordError
+from realyield.core.model import ApyPoint, Opportunity
+from realyield.sources.classify import classify_project
+from realyield.sources.http import HttpSource
+from realyield.sources.sanitize import (
+    GuardError,
+    IngestReport,
+    clip_negative,
+    parse_structured,
+    to_bool,
+    to_list,
+    to_number,
+    to_text,
+)
+
+SOURCE = "defillama"
+
+#: Canonical (served camelCase) name for every alias seen in dumps of the schema.
+POOL_FIELD_ALIASES: dict[str, str] = {
+    "pool_id": "pool", "poolid": "pool", "pool": "pool", "id": "pool",
+    "protocol_slug": "project", "project": "project", "chain": "chain", "symbol": "symbol",
+    "tvl_usd": "tvlUsd", "tvlusd": "tvlUsd", "apy": "apy", "apy_base": "apyBase",
+    "apybase": "apyBase", "apy_reward": "apyReward", "apyreward": "apyReward",
+    "reward_tokens": "rewardTokens", "rewardtokens": "rewardTokens",
+    "underlying_tokens": "underlyingTokens", "underlyingtokens": "underlyingTokens",
+    "stablecoin": "stablecoin", "il_risk": "ilRisk", "ilrisk": "ilRisk",
+    "exposure": "exposure", "pool_meta": "poolMeta", "poolmeta": "poolMeta", "mu": "mu",
+    "sigma": "sigma", "count": "count", "outlier": "outlier",
+    "apy_mean_30d": "apyMean30d", "apymean30d": "apyMean30d",
+    "apy_pct_1d": "apyPct1D", "apypct1d": "apyPct1D", "apy_pct_7d": "apyPct7D",
+    "apypct7d": "apyPct7D", "apy_pct_30d": "apyPct30D", "apypct30d": "apyPct30D",
+    "il_7d": "il7d", "il7d": "il7d", "apy_base_7d": "apyBase7d", "apybase7d": "apyBase7d",
+    "volume_usd_1d": "volumeUsd1d", "volumeusd1d": "volumeUsd1d",
+    "volume_usd_7d": "volumeUsd7d", "volumeusd7d": "volumeUsd7d",
+    "apy_base_inception": "apyBaseInception", "apybaseinception": "apyBaseInception",
+    "predictions": "predictions", "timestamp": "timestamp", "url": "url",
+}
+
+#: Optional numeric fields kept in ``Opportunity.meta`` under snake_case names.
+_META_NUMBERS = {
+    "mu": "mu", "sigma": "sigma", "count": "count", "apyMean30d": "apy_mean_30d",
+    "apyPct1D": "apy_pct_1d", "apyPct7D": "apy_pct_7d", "apyPct30D": "apy_pct_30d",
+    "il7d": "il_7d", "apyBase7d": "apy_base_7d", "volumeUsd1d": "volume_usd_1d",
+    "volumeUsd7d": "volume_usd_7d", "apyBaseInception": "apy_base_inception",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Plausibility bounds: a value beyond them is a data bug, not an opportunity."""
+
+    max_apy: float = 1_000_000.0
+    max_tvl_usd: float = 500e9
+
+
+def canonical_key(key: str) -> str:
+    """Map a served or dumped column name to its canonical camelCase name."""
+    return POOL_FIELD_ALIASES.get(key.strip().lower(), key.strip())
+
+
+def pool_records(payload: Any) -> list[Mapping[str, Any]]:
+    """Extract the list of pool objects from any of the accepted wrappers.
+
+    Raises:
+        DataError: when the payload holds no list of pools.
+    """
+    if isinstance(payload, Mapping):
+        if payload.get("status") not in (None, "success", "ok"):
+            raise DataError(f"DeFiLlama answered status={payload.get('status')!r}, not success")
+        for key in ("data", "pools"):
+            if isinstance(payload.get(key), list):
+                return list(payload[key])
+        raise DataError("DeFiLlama payload has no 'data' or 'pools' list of pools")
+    if isinstance(payload, list):
+        return payload
+    raise DataError(f"DeFiLlama payload is a {type(payload).__name__}, not a list of pools")
+
+
+def _predictions(raw: Any) -> dict[str, Any]:
+    if raw is None or raw == "":
+        return {}
+    value = parse_structured(raw, "predictions") if isinstance(raw, str) else raw
+    if not isinstance(value, Mapping):
+        raise GuardError("bad_structure", f"predictions={raw!r} is not an object")
+    return {
+        "predicted_class": to_text(value.get("predictedClass")),
+        "predicted_probability": to_number(value.get("predictedProbability"), "predictedProbability"),
+        "binned_confidence": to_number(value.get("binnedConfidence"), "binnedConfidence"),
+    }
+
+
+def pool_to_opportunity(
+    raw: Mapping[str, Any],
+    *,
+    as_of: datetime,
+    report: IngestReport,
+    where: str,
+    source: str = SOURCE,
+    limits: Limits = Limits(),
+    apy_scale: float = 1.0,
+) -> Opportunity | None:
+    """Turn one raw pool into an Opportunity, or count why not and return None.
+
+    ``apy_scale`` multiplies APY fields (100 for dumps that store fractions).
+    """
+    pool = {canonical_key(k): v for k, v in raw.items()}
+    try:
+        pool_id = to_text(pool.get("pool"))
+        if pool_id is None:
+            raise GuardError("missing_id", "no pool id (pool/poolId column)")
+        numbers = {
+            name: to_number(pool.get(name), name)
+            for name in ("apy", "apyBase", "apyReward", "tvlUsd", *_META_NUMBERS)
+        }
+        for name in ("apy", "apyBase", "apyReward", "apyMean30d", "apyBase7d", "mu"):
+            if numbers[name] is not None:
+                numbers[name] = numbers[name] * apy_scale  # type: ignore[operator]
+        tvl = numbers["tvlUsd"]
+        if tvl is not None and tvl < 0:
+            raise GuardError("negative_tvl", f"tvlUsd={tvl}")
+        if tvl is not None and tvl > limits.max_tvl_usd:
+            raise GuardError("implausible_tvl", f"tvlUsd={tvl:.4g} above {limits.max_tvl_usd:.3g}")
+        base = clip_negative(numbers["apyBase"], "apy_base", report)
+        reward = clip_negative(numbers["apyReward"], "apy_reward", report)
+        apy = clip_negative(numbers["apy"], "apy", report)
+        if (base, reward) != (numbers["apyBase"], numbers["apyReward"]):
+            apy = (base or 0.0) + (reward or 0.0)  # a part was clipped: rebuild the total
+        if apy is not None and apy > limits.max_apy:
+            raise GuardError("implausible_apy", f"apy={apy:.6g} above {limits.max_apy:.3g}")
+        exposure = to_text(pool.get("exposure"))
+        exposure = exposure.lower() if exposure else None
+        if exposure not in (None, "single", "multi"):
+            raise GuardError("bad_exposure", f"exposure={exposure!r}")
+        project = to_text(pool.get("project")) or "unknown"
+        symbol = to_text(pool.get("symbol")) or "UNKNOWN"
+        kind, basis = classify_project(project, exposure, symbol)
+        meta: dict[str, Any] = {snake: numbers[camel] for camel, snake in _META_NUMBERS.items()}
+        meta["outlier"] = to_bool(pool.get("outlier"), "outlier")
+        meta["pool_meta"] = to_text(pool.get("poolMeta"))
+        meta["url"] = to_text(pool.get("url"))
+        meta["kind_basis"] = basis
+        meta.update(_predictions(pool.get("predictions")))
+        stamp = to_text(pool.get("timestamp"))
+        observed = _parse_time(stamp) if stamp else None
+        meta["observed_at"] = observed.isoformat() if observed else None
+        il_risk = to_bool(pool.get("ilRisk"), "ilRisk")
+        opp = Opportunity(
+            id=pool_id,
+            kind=kind,
+            chain=to_text(pool.get("chain")) or "unknown",
+            protocol=project,
+            symbol=symbol,
+            apy=apy,
+            apy_base=base,
+            apy_reward=reward,
+            tvl_usd=tvl,
+            as_of=as_of,
+            source=source,
+            underlying=to_list(pool.get("underlyingTokens"), "underlyingTokens"),
+            reward_tokens=to_list(pool.get("rewardTokens"), "rewardTokens"),
+            exposure=exposure,
+            stablecoin=to_bool(pool.get("stablecoin"), "stablecoin"),
+            il_risk=il_risk,
+            meta={k: v for k, v in meta.items() if v is not None},
+        )
+    except GuardError as exc:
+        report.reject(where, exc.reason, exc.detail)
+        return None
+    except RecordError as exc:
+        report.reject(where, f"invalid_{exc.field}", str(exc))
+        return None
+    return opp
+
+
+def _parse_time(text: str) -> datetime:
+    """Parse an ISO timestamp (``Z`` or offset); a naive one is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise GuardError("bad_timestamp", f"timestamp={text!r} is not ISO 8601") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def parse_pools(
+    payload: Any,
+    *,
+    as_of: datetime,
+    report: IngestReport,
+    limits: Limits = Limits(),
+    stale_after_hours: float | None = None,
+) -> list[Opportunity]:
+    """Parse a ``/pools`` payload into opportunities, deduplicating pool ids (last wins).
+
+    A pool whose own ``timestamp`` is older than ``stale_after_hours`` before ``as_of``
+    is kept but counted as stale.
+
+    Raises:
+        DataError: when the payload is not a pools payload at all.
+    """
+    found: dict[str, Opportunity] = {}
+    for index, raw in enumerate(pool_records(payload)):
+        report.rows_seen += 1
+        where = f"pool #{index + 1}"
+        if not isinstance(raw, Mapping):
+            report.reject(where, "not_an_object", f"{type(raw).__name__} instead of an object")
+            continue
+        opp = pool_to_opportunity(raw, as_of=as_of, report=report, where=where, limits=limits)
+        if opp is None:
+            continue
+        if opp.id in found:
+            report.duplicates += 1
+        found[opp.id] = opp
+        observed = opp.meta.get("observed_at")
+        if stale_after_hours is not None and observed:
+            age_h = (as_of - datetime.fromisoformat(observed)).total_seconds() / 3600
+            if age_h > stale_after_hours:
+                report.stale += 1
+    report.accepted += len(found)
+    return list(found.values())
+
+
+def parse_chart(payload: Any, pool_id: str, *, report: IngestReport) -> list[ApyPoint]:
+    """Parse a ``/chart/{pool}`` payload into one ApyPoint per UTC day (last point wins).
+
+    Raises:
+        DataError: when the payload holds no list of points.
+    """
+    points = pool_records(payload)
+    by_day: dict[date, ApyPoint] = {}
+    for index, raw in enumerate(points):
+        report.rows_seen += 1
+        where = f"{pool_id} point #{index + 1}"
+        try:
+            if not isinstance(raw, Mapping):
+                raise GuardError("not_an_object", f"{type(raw).__name__} instead of an object")
+            stamp = to_text(raw.get("timestamp"))
+            if stamp is None:
+                raise GuardError("missing_timestamp", "no timestamp")
+            day = _parse_time(stamp).date()
+            base = clip_negative(to_number(raw.get("apyBase"), "apyBase"), "apy_base", report)
+            reward = clip_negative(to_number(raw.get("apyReward"), "apyReward"), "apy_reward", report)
+            apy = clip_negative(to_number(raw.get("apy"), "apy"), "apy", report)
+            if base is not None or reward is not None:
+                apy = (base or 0.0) + (reward or 0.0) if apy is None else apy
+            tvl = to_number(raw.get("tvlUsd"), "tvlUsd")
+            if tvl is not None and tvl < 0:
+                raise GuardError("negative_tvl", f"tvlUsd={tvl}")
+            point = ApyPoint(pool_id, day, apy, base, reward, tvl)
+        except GuardError as exc:
+            report.reject(where, exc.reason, exc.detail)
+            continue
+        except RecordError as exc:
+            report.reject(where, f"invalid_{exc.field}", str(exc))
+            continue
+        if day in by_day:
+            report.duplicates += 1
+        by_day[day] = point
+    report.accepted += len(by_day)
+    return [by_day[d] for d in sorted(by_day)]
+
+
+class DefiLlamaClient:
+    """Fetches DeFiLlama's public yields API through a protected ``HttpSource``."""
+
+    def __init__(self, http: HttpSource, *, limits: Limits = Limits()) -> None:
+        self.http = http
+        self.limits = limits
+
+    def fetch_pools(
+        self, *, as_of: datetime, report: IngestReport, stale_after_hours: float | None = None
+    ) -> list[Opportunity]:
+        """GET ``/pools`` and parse it. Raises what ``HttpSource.get_json`` raises."""
+        payload = self.http.get_json("/pools")
+        return parse_pools(
+            payload,
+            as_of=as_of,
+            report=report,
+            limits=self.limits,
+            stale_after_hours=stale_after_hours,
+        )
+
+    def fetch_chart(self, pool_id: str, *, report: IngestReport) -> list[ApyPoint]:
+        """GET ``/chart/{pool}`` and parse it into daily points."""
+        return parse_chart(self.http.get_json(f"/chart/{pool_id}"), pool_id, report=report)
+
+    def fetch_charts(
+        self, pool_ids: Iterable[str], *, report: IngestReport
+    ) -> dict[str, list[ApyPoint]]:
+        """Histories for several pools; one failing pool is counted, not fatal."""
+        out: dict[str, list[ApyPoint]] = {}
+        for pool_id in pool_ids:
+            out[pool_id] = self.fetch_chart(pool_id, report=report)
+        return out

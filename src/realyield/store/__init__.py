@@ -1,0 +1,1 @@
+"""The one embedded database: SQLite (WAL) through SQLAlchemy Core, PostgreSQL-ready."""

@@ -1,0 +1,120 @@
+"""Tables of the store, as SQLAlchemy Core metadata.
+
+Histories are long tables keyed by (source, id, date) so upserts are idempotent and
+several sources can hold the same series side by side; the universe layer decides which
+one to show. Lists and ``meta`` are JSON text so SQLite and PostgreSQL store them alike.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+opportunities = Table(
+    "opportunities",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("as_of_date", Date, primary_key=True),
+    Column("as_of", String(40), nullable=False),  # ISO 8601 UTC instant
+    Column("kind", String(32), nullable=False),
+    Column("chain", String(64), nullable=False),
+    Column("protocol", String(128), nullable=False),
+    Column("symbol", String(200), nullable=False),
+    Column("apy", Float),
+    Column("apy_base", Float),
+    Column("apy_reward", Float),
+    Column("tvl_usd", Float),
+    Column("underlying", Text, nullable=False, default="[]"),
+    Column("reward_tokens", Text, nullable=False, default="[]"),
+    Column("exposure", String(16)),
+    Column("stablecoin", Boolean),
+    Column("il_risk", Boolean),
+    Column("lockup_days", Float),
+    Column("audits", Integer),
+    Column("launched", Date),
+    Column("meta", Text, nullable=False, default="{}"),
+)
+Index("ix_opportunities_as_of_date", opportunities.c.as_of_date)
+
+apy_history = Table(
+    "apy_history",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("apy", Float),
+    Column("apy_base", Float),
+    Column("apy_reward", Float),
+    Column("tvl_usd", Float),
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("as_of_date", Date, primary_key=True),
+    Column("as_of", String(40), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("price_usd", Float),
+    Column("market_cap_usd", Float),
+    Column("circulating_supply", Float),
+    Column("total_supply", Float),
+    Column("supply_inflation", Float),
+)
+
+prices = Table(
+    "prices",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("asset_id", String(128), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("price_usd", Float, nullable=False),
+    Column("market_cap_usd", Float),
+    Column("volume_usd", Float),
+)
+
+# --- added in schema version 2 -------------------------------------------------------
+
+series_info = Table(
+    "series_info",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("chain", String(64)),
+    Column("protocol", String(128)),
+    Column("symbol", String(200)),
+)
+
+refresh_runs = Table(
+    "refresh_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("finished_at", String(40)),
+    Column("status", String(16), nullable=False),  # ok | failed | offline
+    Column("summary", Text, nullable=False, default="{}"),
+)

@@ -1,0 +1,1 @@
+"""The universe: normalized opportunities and histories, as of a date."""
