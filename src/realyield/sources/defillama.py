@@ -205,6 +205,7 @@ def parse_pools(
     report: IngestReport,
     limits: Limits = Limits(),
     stale_after_hours: float | None = None,
+    source: str = SOURCE,
 ) -> list[Opportunity]:
     """Parse a ``/pools`` payload into opportunities, deduplicating pool ids (last wins).
 
@@ -221,7 +222,9 @@ def parse_pools(
         if not isinstance(raw, Mapping):
             report.reject(where, "not_an_object", f"{type(raw).__name__} instead of an object")
             continue
-        opp = pool_to_opportunity(raw, as_of=as_of, report=report, where=where, limits=limits)
+        opp = pool_to_opportunity(
+            raw, as_of=as_of, report=report, where=where, limits=limits, source=source
+        )
         if opp is None:
             continue
         if opp.id in found:

@@ -134,7 +134,8 @@ def import_pools(
                             f"{exc.msg}") from exc
         when = as_of or _as_of_from(path, payload)
         try:
-            opps = parse_pools(payload, as_of=when, report=report, limits=limits)
+            opps = parse_pools(payload, as_of=when, report=report, limits=limits,
+                               source=FILE_SOURCE)
         except DataError as exc:
             raise DataError(f"{path}: {exc}") from exc
         _finish(path, report, strict)
@@ -157,7 +158,8 @@ def import_pools(
                           f"{len(row)} values for {len(keys)} columns")
             continue
         opp = pool_to_opportunity(dict(zip(keys, row, strict=True)), as_of=when,
-                                  report=report, where=f"row {number}", limits=limits)
+                                  report=report, where=f"row {number}", limits=limits,
+                                  source=FILE_SOURCE)
         if opp is not None:
             if opp.id in found:
                 report.duplicates += 1
