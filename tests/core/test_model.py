@@ -15,8 +15,16 @@ NOW = datetime(2025, 6, 30, tzinfo=UTC)
 
 def opp(**changes: object) -> Opportunity:
     fields: dict[str, object] = dict(
-        id="aave-v3:ethereum:usdc", kind="lending", chain="Ethereum", protocol="aave-v3",
-        symbol="USDC", apy=4.93, apy_base=4.62, apy_reward=0.31, tvl_usd=3.1e9, as_of=NOW,
+        id="aave-v3:ethereum:usdc",
+        kind="lending",
+        chain="Ethereum",
+        protocol="aave-v3",
+        symbol="USDC",
+        apy=4.93,
+        apy_base=4.62,
+        apy_reward=0.31,
+        tvl_usd=3.1e9,
+        as_of=NOW,
         source="test",
     )
     fields.update(changes)
@@ -43,8 +51,9 @@ def test_valid_opportunity_keeps_values_and_reward_share() -> None:
         ({"chain": " "}, "chain"),
     ],
 )
-def test_invalid_opportunity_names_record_field_and_value(changes: dict[str, object],
-                                                          field: str) -> None:
+def test_invalid_opportunity_names_record_field_and_value(
+    changes: dict[str, object], field: str
+) -> None:
     with pytest.raises(RecordError) as info:
         opp(**changes)
     assert info.value.field == field

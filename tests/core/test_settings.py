@@ -37,8 +37,9 @@ def test_secret_only_from_environment_and_never_in_repr(tmp_path: Path) -> None:
         load_settings({"REALYIELD_HOME": str(tmp_path)})
     assert "CG-SECRET-1" not in str(info.value)
     (tmp_path / "config.toml").unlink()
-    s = load_settings({"REALYIELD_HOME": str(tmp_path),
-                       "REALYIELD_COINGECKO_API_KEY": "CG-SECRET-2"})
+    s = load_settings(
+        {"REALYIELD_HOME": str(tmp_path), "REALYIELD_COINGECKO_API_KEY": "CG-SECRET-2"}
+    )
     assert s.coingecko_api_key == "CG-SECRET-2"
     assert "CG-SECRET-2" not in repr(s)
     assert "***" in repr(s)
@@ -54,3 +55,10 @@ def test_clock_freeze_requires_aware_time() -> None:
     assert clock.now() != at
     with pytest.raises(ValueError, match="naive"), clock.freeze(datetime(2024, 3, 1)):
         pass
+
+
+def test_database_password_is_masked_in_repr(tmp_path: Path) -> None:
+    s = load_settings({"REALYIELD_HOME": str(tmp_path),
+                       "REALYIELD_DATABASE_URL": "postgresql://ry:hunter2@db.local/ry"})
+    assert s.database_url.endswith("hunter2@db.local/ry")
+    assert "hunter2" not in repr(s) and "postgresql://ry:***@db.local/ry" in repr(s)

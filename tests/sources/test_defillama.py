@@ -27,7 +27,11 @@ def test_full_schema_is_parsed_into_fields_and_meta() -> None:
     by_id, _ = parsed()
     usdc = by_id["aa70268e-4b52-42bf-a116-608b370f9501"]
     assert (usdc.kind, usdc.chain, usdc.protocol, usdc.symbol) == (
-        "lending", "Ethereum", "aave-v3", "USDC")
+        "lending",
+        "Ethereum",
+        "aave-v3",
+        "USDC",
+    )
     assert (usdc.apy, usdc.apy_base, usdc.apy_reward) == (4.93019, 4.61832, 0.31187)
     assert usdc.tvl_usd == 3104657012
     assert usdc.stablecoin is True and usdc.il_risk is False and usdc.exposure == "single"
@@ -86,8 +90,12 @@ def test_wrong_payloads_raise_clear_errors() -> None:
 def test_chart_one_point_per_utc_day_with_guards() -> None:
     report = IngestReport("defillama")
     points = parse_chart(contract("defillama/chart.json"), "pool-1", report=report)
-    assert [p.date for p in points] == [date(2023, 7, 22), date(2023, 7, 23), date(2023, 7, 24),
-                                        date(2023, 7, 26)]
+    assert [p.date for p in points] == [
+        date(2023, 7, 22),
+        date(2023, 7, 23),
+        date(2023, 7, 24),
+        date(2023, 7, 26),
+    ]
     assert points[2].apy == 3.6  # the later point of 07-24 wins
     assert points[0].tvl_usd == 3038552103 and points[0].apy_base == 3.55712
     assert points[3].apy == 0.0  # negative apy clipped
@@ -98,10 +106,12 @@ def test_chart_one_point_per_utc_day_with_guards() -> None:
 @respx.mock
 def test_client_fetches_pools_and_chart_over_http() -> None:
     base = "https://yields.llama.fi"
-    respx.get(f"{base}/pools").mock(return_value=httpx.Response(
-        200, json=contract("defillama/pools.json")))
-    respx.get(f"{base}/chart/pool-1").mock(return_value=httpx.Response(
-        200, json=contract("defillama/chart.json")))
+    respx.get(f"{base}/pools").mock(
+        return_value=httpx.Response(200, json=contract("defillama/pools.json"))
+    )
+    respx.get(f"{base}/chart/pool-1").mock(
+        return_value=httpx.Response(200, json=contract("defillama/chart.json"))
+    )
     client = DefiLlamaClient(HttpSource("defillama", base, client=httpx.Client()))
     report = IngestReport("defillama")
     assert len(client.fetch_pools(as_of=AS_OF, report=report)) == 5

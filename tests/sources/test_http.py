@@ -34,19 +34,24 @@ class FakeTime:
 
 def make_source(fake: FakeTime, *, attempts: int = 4, threshold: int = 3) -> HttpSource:
     return HttpSource(
-        name="example", base_url=BASE, max_attempts=attempts, backoff_base_s=1.0,
+        name="example",
+        base_url=BASE,
+        max_attempts=attempts,
+        backoff_base_s=1.0,
         backoff_max_s=30.0,
         bucket=TokenBucket(1000.0, 100, monotonic=fake.monotonic, sleep=fake.sleep),
         breaker=CircuitBreaker(threshold, 60.0, monotonic=fake.monotonic),
-        client=httpx.Client(), sleep=fake.sleep,
+        client=httpx.Client(),
+        sleep=fake.sleep,
     )
 
 
 @respx.mock
 def test_5xx_is_retried_with_exponential_backoff_then_succeeds() -> None:
     fake = FakeTime()
-    route = respx.get(f"{BASE}/pools").mock(side_effect=[
-        httpx.Response(503), httpx.Response(502), httpx.Response(200, json={"ok": 1})])
+    route = respx.get(f"{BASE}/pools").mock(
+        side_effect=[httpx.Response(503), httpx.Response(502), httpx.Response(200, json={"ok": 1})]
+    )
     assert make_source(fake).get_json("/pools") == {"ok": 1}
     assert route.call_count == 3
     assert fake.sleeps == [1.0, 2.0]
@@ -76,8 +81,9 @@ def test_4xx_is_permanent_and_not_retried() -> None:
 @respx.mock
 def test_timeout_is_retried() -> None:
     fake = FakeTime()
-    route = respx.get(f"{BASE}/pools").mock(side_effect=[
-        httpx.ReadTimeout("slow"), httpx.Response(200, json=[1])])
+    route = respx.get(f"{BASE}/pools").mock(
+        side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200, json=[1])]
+    )
     assert make_source(fake).get_json("/pools") == [1]
     assert route.call_count == 2
 
@@ -104,8 +110,12 @@ def test_invalid_json_is_permanent() -> None:
 def test_429_honours_retry_after_and_halves_the_rate() -> None:
     fake = FakeTime()
     source = make_source(fake)
-    respx.get(f"{BASE}/pools").mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={})])
+    respx.get(f"{BASE}/pools").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "7"}),
+            httpx.Response(200, json={}),
+        ]
+    )
     assert source.get_json("/pools") == {}
     assert 7.0 in fake.sleeps  # waited as told, not the 1 s backoff
     # halved once by the 429, then recovered 10% by the success

@@ -17,10 +17,20 @@ from realyield.store.engine import open_store
 
 
 def make_opp(apy: float, day: int = 1) -> Opportunity:
-    return Opportunity(id="p1", kind="lending", chain="Ethereum", protocol="aave-v3",
-                       symbol="USDC", apy=apy, apy_base=apy, apy_reward=0.0, tvl_usd=1e6,
-                       as_of=datetime(2024, 1, day, 12, tzinfo=UTC), source="test",
-                       meta={"note": "x"})
+    return Opportunity(
+        id="p1",
+        kind="lending",
+        chain="Ethereum",
+        protocol="aave-v3",
+        symbol="USDC",
+        apy=apy,
+        apy_base=apy,
+        apy_reward=0.0,
+        tvl_usd=1e6,
+        as_of=datetime(2024, 1, day, 12, tzinfo=UTC),
+        source="test",
+        meta={"note": "x"},
+    )
 
 
 def test_fresh_store_is_latest_version_and_wal(settings: Settings) -> None:
@@ -68,17 +78,19 @@ def test_database_newer_than_the_code_is_refused(settings: Settings) -> None:
         open_store(settings)
 
 
-def test_failed_migration_step_rolls_back_and_says_so(settings: Settings,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_migration_step_rolls_back_and_says_so(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = open_store(settings)
 
     def broken(conn: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS",
-                        (*migrations.MIGRATIONS, (3, "broken step", broken)))
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", (*migrations.MIGRATIONS, (3, "broken step", broken))
+    )
     monkeypatch.setattr(migrations, "LATEST_VERSION", 3)
-    with pytest.raises(StoreError, match="schema version 3.*disk full"):
+    with pytest.raises(StoreError, match=r"schema version 3.*disk full"):
         migrations.migrate(engine)
     assert migrations.current_version(engine) == 2
 
@@ -89,10 +101,14 @@ def test_upserts_are_idempotent_and_update_values(settings: Settings) -> None:
         with engine.begin() as conn:
             records.save_opportunities(conn, [make_opp(apy), make_opp(3.0, day=2)])
     with engine.connect() as conn:
-        rows = conn.execute(select(schema.opportunities.c.as_of_date, schema.opportunities.c.apy)
-                            .order_by(schema.opportunities.c.as_of_date)).all()
+        rows = conn.execute(
+            select(schema.opportunities.c.as_of_date, schema.opportunities.c.apy).order_by(
+                schema.opportunities.c.as_of_date
+            )
+        ).all()
         back = records.row_to_opportunity(
-            conn.execute(select(schema.opportunities)).mappings().first())  # type: ignore[arg-type]
+            conn.execute(select(schema.opportunities)).mappings().first()
+        )  # type: ignore[arg-type]
     assert [r[1] for r in rows] == [5.5, 3.0]
     assert back.meta == {"note": "x"} and back.as_of.tzinfo is not None
 

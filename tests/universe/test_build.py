@@ -81,8 +81,9 @@ def test_refresh_failing_halfway_through_fetching_keeps_stored_data(
     respx.get(f"{LLAMA}/pools").mock(return_value=httpx.Response(200, json=pools_payload(4.0)))
     build.refresh(engine, settings, "defillama")
     respx.get(f"{LLAMA}/pools").mock(return_value=httpx.Response(200, json=pools_payload(7.0)))
-    respx.get(f"{LLAMA}/chart/p-ok").mock(return_value=httpx.Response(
-        200, json=contract("defillama/chart.json")))
+    respx.get(f"{LLAMA}/chart/p-ok").mock(
+        return_value=httpx.Response(200, json=contract("defillama/chart.json"))
+    )
     respx.get(f"{LLAMA}/chart/p-down").mock(side_effect=httpx.ConnectError("gone"))
     fast = Settings(home=settings.home, http_max_attempts=1)
     with pytest.raises(Exception, match="cannot reach"):
@@ -108,8 +109,10 @@ def test_offline_refresh_keeps_last_data_and_says_so(engine: Engine, settings: S
 
 def test_import_is_idempotent_and_point_in_time(engine: Engine, tmp_path: Path) -> None:
     old = tmp_path / "pools_2023-07-26.csv"
-    old.write_text("chain,project,symbol,apy,tvlUsd,pool\nEthereum,aave-v3,USDC,3.0,10,p1\n"
-                   "Ethereum,aave-v3,DAI,2.0,20,p2\n")
+    old.write_text(
+        "chain,project,symbol,apy,tvlUsd,pool\nEthereum,aave-v3,USDC,3.0,10,p1\n"
+        "Ethereum,aave-v3,DAI,2.0,20,p2\n"
+    )
     new = tmp_path / "pools_2024-01-01.csv"
     new.write_text("chain,project,symbol,apy,tvlUsd,pool\nEthereum,aave-v3,USDC,8.0,30,p1\n")
     for _ in range(2):
@@ -133,8 +136,14 @@ def test_history_frames_prefer_the_most_direct_source(engine: Engine, tmp_path: 
     with engine.begin() as conn:
         from realyield.core.model import PricePoint
 
-        records.save_prices(conn, "snapshot", [PricePoint("bitcoin", date(2024, 1, 2), 1.0),
-                                               PricePoint("bitcoin", date(2024, 1, 3), 44000.0)])
+        records.save_prices(
+            conn,
+            "snapshot",
+            [
+                PricePoint("bitcoin", date(2024, 1, 2), 1.0),
+                PricePoint("bitcoin", date(2024, 1, 3), 44000.0),
+            ],
+        )
     frame = price_history_frame(engine, ["bitcoin"])
     assert frame["date"].to_list() == [date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)]
     assert frame["price_usd"].to_list() == [42000.0, 43000.0, 44000.0]  # file beats snapshot
@@ -145,9 +154,13 @@ def test_history_frames_prefer_the_most_direct_source(engine: Engine, tmp_path: 
 
 
 def test_detect_file_kind(tmp_path: Path) -> None:
-    cases = {"a.json": ("[]", "pools"), "b.csv": ("chain,project,symbol,apy,pool\n", "pools"),
-             "c.csv": ("date,price\n", "prices"), "d.csv": ("date,pool,apy\n", "apy-history"),
-             "e.csv": ("column_0,column_1,ticker\n", "prices")}
+    cases = {
+        "a.json": ("[]", "pools"),
+        "b.csv": ("chain,project,symbol,apy,pool\n", "pools"),
+        "c.csv": ("date,price\n", "prices"),
+        "d.csv": ("date,pool,apy\n", "apy-history"),
+        "e.csv": ("column_0,column_1,ticker\n", "prices"),
+    }
     for name, (content, kind) in cases.items():
         (tmp_path / name).write_text(content + "x\n")
         assert build.detect_file_kind(tmp_path / name) == kind

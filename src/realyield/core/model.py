@@ -116,7 +116,9 @@ class Opportunity:
         rec = f"Opportunity[{self.id!r}]"
         _text(rec, "id", self.id)
         if self.kind not in OPPORTUNITY_KINDS:
-            raise RecordError(rec, "kind", self.kind, f"unknown kind; use one of {OPPORTUNITY_KINDS}")
+            raise RecordError(
+                rec, "kind", self.kind, f"unknown kind; use one of {OPPORTUNITY_KINDS}"
+            )
         for name in ("chain", "protocol", "symbol", "source"):
             _text(rec, name, getattr(self, name))
         for name in ("apy", "apy_base", "apy_reward", "tvl_usd", "lockup_days"):

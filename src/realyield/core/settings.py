@@ -9,6 +9,7 @@ never shown in ``repr`` or written to any file.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from platformdirs import user_data_dir
 from realyield.core.errors import ConfigError
 
 _SECRET_FIELDS = frozenset({"coingecko_api_key"})
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]+:)[^@]*@")
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,15 @@ class Settings:
         return self.database_url or f"sqlite:///{self.database_path}"
 
     def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{f.name}={'***' if f.name in _SECRET_FIELDS and getattr(self, f.name) else getattr(self, f.name)!r}"
-            for f in fields(self)
-        )
-        return f"Settings({shown})"
+        return f"Settings({', '.join(f'{f.name}={self._shown(f.name)}' for f in fields(self))})"
+
+    def _shown(self, name: str) -> str:
+        value = getattr(self, name)
+        if name in _SECRET_FIELDS and value:
+            return "'***'"
+        if name == "database_url" and value:
+            return repr(_PASSWORD_IN_URL.sub(r"\1***@", value))
+        return repr(value)
 
 
 def _coerce(name: str, current: Any, raw: Any, origin: str) -> Any:

@@ -20,23 +20,74 @@ from realyield.sources.sanitize import GuardError, IngestReport, to_number, to_t
 
 SOURCE = "coingecko"
 
-STABLECOINS = frozenset({
-    "tether", "usd-coin", "dai", "frax", "busd", "binance-usd", "true-usd", "paxos-standard",
-    "first-digital-usd", "ethena-usde", "usds", "paypal-usd", "liquity-usd", "gho",
-    "crvusd", "terrausd", "magic-internet-money",
-})
-LIQUID_STAKING_TOKENS = frozenset({
-    "staked-ether", "rocket-pool-eth", "coinbase-wrapped-staked-eth", "wrapped-steth",
-    "jito-staked-sol", "msol", "frax-ether", "staked-frax-ether", "benqi-liquid-staked-avax",
-    "stride-staked-atom", "wrapped-beacon-eth", "mantle-staked-ether", "stakewise-v3-oseth",
-})
-POS_L1 = frozenset({
-    "solana", "cardano", "polkadot", "cosmos", "avalanche-2", "near", "tron", "tezos",
-    "algorand", "matic-network", "polygon-ecosystem-token", "sui", "aptos", "sei-network",
-    "injective-protocol", "celestia", "the-open-network", "kusama", "osmosis",
-})
-CATEGORY_BY_ID = {"bitcoin": "btc", "wrapped-bitcoin": "btc", "ethereum": "eth",
-                  "weth": "eth", "binancecoin": "exchange"}
+STABLECOINS = frozenset(
+    {
+        "tether",
+        "usd-coin",
+        "dai",
+        "frax",
+        "busd",
+        "binance-usd",
+        "true-usd",
+        "paxos-standard",
+        "first-digital-usd",
+        "ethena-usde",
+        "usds",
+        "paypal-usd",
+        "liquity-usd",
+        "gho",
+        "crvusd",
+        "terrausd",
+        "magic-internet-money",
+    }
+)
+LIQUID_STAKING_TOKENS = frozenset(
+    {
+        "staked-ether",
+        "rocket-pool-eth",
+        "coinbase-wrapped-staked-eth",
+        "wrapped-steth",
+        "jito-staked-sol",
+        "msol",
+        "frax-ether",
+        "staked-frax-ether",
+        "benqi-liquid-staked-avax",
+        "stride-staked-atom",
+        "wrapped-beacon-eth",
+        "mantle-staked-ether",
+        "stakewise-v3-oseth",
+    }
+)
+POS_L1 = frozenset(
+    {
+        "solana",
+        "cardano",
+        "polkadot",
+        "cosmos",
+        "avalanche-2",
+        "near",
+        "tron",
+        "tezos",
+        "algorand",
+        "matic-network",
+        "polygon-ecosystem-token",
+        "sui",
+        "aptos",
+        "sei-network",
+        "injective-protocol",
+        "celestia",
+        "the-open-network",
+        "kusama",
+        "osmosis",
+    }
+)
+CATEGORY_BY_ID = {
+    "bitcoin": "btc",
+    "wrapped-bitcoin": "btc",
+    "ethereum": "eth",
+    "weth": "eth",
+    "binancecoin": "exchange",
+}
 
 
 def asset_category(coin_id: str) -> str:
@@ -127,8 +178,11 @@ def collapse_to_days(
     for sample in samples:
         report.rows_seen += 1
         if sample.price_usd is None or sample.price_usd <= 0:
-            report.reject(f"{where}{asset_id} {sample.at:%Y-%m-%d %H:%M}", "non_positive_price",
-                          f"price={sample.price_usd}")
+            report.reject(
+                f"{where}{asset_id} {sample.at:%Y-%m-%d %H:%M}",
+                "non_positive_price",
+                f"price={sample.price_usd}",
+            )
             continue
         day = sample.at.date()
         current = best.get(day)
@@ -187,8 +241,14 @@ def parse_market_chart(payload: Any, asset_id: str, *, report: IngestReport) -> 
             stamp = to_number(pair[0], "timestamp")
             if stamp is None:
                 raise GuardError("missing_timestamp", f"{pair!r}")
-            samples.append(PriceSample(ms_to_utc(stamp), to_number(pair[1], "price"),
-                                       caps.get(stamp), volumes.get(stamp)))
+            samples.append(
+                PriceSample(
+                    ms_to_utc(stamp),
+                    to_number(pair[1], "price"),
+                    caps.get(stamp),
+                    volumes.get(stamp),
+                )
+            )
         except GuardError as exc:
             report.rows_seen += 1
             report.reject(f"{asset_id} prices[{index}]", exc.reason, exc.detail)

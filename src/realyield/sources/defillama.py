@@ -34,31 +34,72 @@ SOURCE = "defillama"
 
 #: Canonical (served camelCase) name for every alias seen in dumps of the schema.
 POOL_FIELD_ALIASES: dict[str, str] = {
-    "pool_id": "pool", "poolid": "pool", "pool": "pool", "id": "pool",
-    "protocol_slug": "project", "project": "project", "chain": "chain", "symbol": "symbol",
-    "tvl_usd": "tvlUsd", "tvlusd": "tvlUsd", "apy": "apy", "apy_base": "apyBase",
-    "apybase": "apyBase", "apy_reward": "apyReward", "apyreward": "apyReward",
-    "reward_tokens": "rewardTokens", "rewardtokens": "rewardTokens",
-    "underlying_tokens": "underlyingTokens", "underlyingtokens": "underlyingTokens",
-    "stablecoin": "stablecoin", "il_risk": "ilRisk", "ilrisk": "ilRisk",
-    "exposure": "exposure", "pool_meta": "poolMeta", "poolmeta": "poolMeta", "mu": "mu",
-    "sigma": "sigma", "count": "count", "outlier": "outlier",
-    "apy_mean_30d": "apyMean30d", "apymean30d": "apyMean30d",
-    "apy_pct_1d": "apyPct1D", "apypct1d": "apyPct1D", "apy_pct_7d": "apyPct7D",
-    "apypct7d": "apyPct7D", "apy_pct_30d": "apyPct30D", "apypct30d": "apyPct30D",
-    "il_7d": "il7d", "il7d": "il7d", "apy_base_7d": "apyBase7d", "apybase7d": "apyBase7d",
-    "volume_usd_1d": "volumeUsd1d", "volumeusd1d": "volumeUsd1d",
-    "volume_usd_7d": "volumeUsd7d", "volumeusd7d": "volumeUsd7d",
-    "apy_base_inception": "apyBaseInception", "apybaseinception": "apyBaseInception",
-    "predictions": "predictions", "timestamp": "timestamp", "url": "url",
+    "pool_id": "pool",
+    "poolid": "pool",
+    "pool": "pool",
+    "id": "pool",
+    "protocol_slug": "project",
+    "project": "project",
+    "chain": "chain",
+    "symbol": "symbol",
+    "tvl_usd": "tvlUsd",
+    "tvlusd": "tvlUsd",
+    "apy": "apy",
+    "apy_base": "apyBase",
+    "apybase": "apyBase",
+    "apy_reward": "apyReward",
+    "apyreward": "apyReward",
+    "reward_tokens": "rewardTokens",
+    "rewardtokens": "rewardTokens",
+    "underlying_tokens": "underlyingTokens",
+    "underlyingtokens": "underlyingTokens",
+    "stablecoin": "stablecoin",
+    "il_risk": "ilRisk",
+    "ilrisk": "ilRisk",
+    "exposure": "exposure",
+    "pool_meta": "poolMeta",
+    "poolmeta": "poolMeta",
+    "mu": "mu",
+    "sigma": "sigma",
+    "count": "count",
+    "outlier": "outlier",
+    "apy_mean_30d": "apyMean30d",
+    "apymean30d": "apyMean30d",
+    "apy_pct_1d": "apyPct1D",
+    "apypct1d": "apyPct1D",
+    "apy_pct_7d": "apyPct7D",
+    "apypct7d": "apyPct7D",
+    "apy_pct_30d": "apyPct30D",
+    "apypct30d": "apyPct30D",
+    "il_7d": "il7d",
+    "il7d": "il7d",
+    "apy_base_7d": "apyBase7d",
+    "apybase7d": "apyBase7d",
+    "volume_usd_1d": "volumeUsd1d",
+    "volumeusd1d": "volumeUsd1d",
+    "volume_usd_7d": "volumeUsd7d",
+    "volumeusd7d": "volumeUsd7d",
+    "apy_base_inception": "apyBaseInception",
+    "apybaseinception": "apyBaseInception",
+    "predictions": "predictions",
+    "timestamp": "timestamp",
+    "url": "url",
 }
 
 #: Optional numeric fields kept in ``Opportunity.meta`` under snake_case names.
 _META_NUMBERS = {
-    "mu": "mu", "sigma": "sigma", "count": "count", "apyMean30d": "apy_mean_30d",
-    "apyPct1D": "apy_pct_1d", "apyPct7D": "apy_pct_7d", "apyPct30D": "apy_pct_30d",
-    "il7d": "il_7d", "apyBase7d": "apy_base_7d", "volumeUsd1d": "volume_usd_1d",
-    "volumeUsd7d": "volume_usd_7d", "apyBaseInception": "apy_base_inception",
+    "mu": "mu",
+    "sigma": "sigma",
+    "count": "count",
+    "apyMean30d": "apy_mean_30d",
+    "apyPct1D": "apy_pct_1d",
+    "apyPct7D": "apy_pct_7d",
+    "apyPct30D": "apy_pct_30d",
+    "il7d": "il_7d",
+    "apyBase7d": "apy_base_7d",
+    "volumeUsd1d": "volume_usd_1d",
+    "volumeUsd7d": "volume_usd_7d",
+    "apyBaseInception": "apy_base_inception",
 }
 
 
@@ -68,6 +109,9 @@ class Limits:
 
     max_apy: float = 1_000_000.0
     max_tvl_usd: float = 500e9
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def canonical_key(key: str) -> str:
@@ -101,7 +145,9 @@ def _predictions(raw: Any) -> dict[str, Any]:
         raise GuardError("bad_structure", f"predictions={raw!r} is not an object")
     return {
         "predicted_class": to_text(value.get("predictedClass")),
-        "predicted_probability": to_number(value.get("predictedProbability"), "predictedProbability"),
+        "predicted_probability": to_number(
+            value.get("predictedProbability"), "predictedProbability"
+        ),
         "binned_confidence": to_number(value.get("binnedConfidence"), "binnedConfidence"),
     }
 
@@ -113,7 +159,7 @@ def pool_to_opportunity(
     report: IngestReport,
     where: str,
     source: str = SOURCE,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     apy_scale: float = 1.0,
 ) -> Opportunity | None:
     """Turn one raw pool into an Opportunity, or count why not and return None.
@@ -203,7 +249,7 @@ def parse_pools(
     *,
     as_of: datetime,
     report: IngestReport,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     stale_after_hours: float | None = None,
     source: str = SOURCE,
 ) -> list[Opportunity]:
@@ -258,7 +304,9 @@ def parse_chart(payload: Any, pool_id: str, *, report: IngestReport) -> list[Apy
                 raise GuardError("missing_timestamp", "no timestamp")
             day = _parse_time(stamp).date()
             base = clip_negative(to_number(raw.get("apyBase"), "apyBase"), "apy_base", report)
-            reward = clip_negative(to_number(raw.get("apyReward"), "apyReward"), "apy_reward", report)
+            reward = clip_negative(
+                to_number(raw.get("apyReward"), "apyReward"), "apy_reward", report
+            )
             apy = clip_negative(to_number(raw.get("apy"), "apy"), "apy", report)
             if base is not None or reward is not None:
                 apy = (base or 0.0) + (reward or 0.0) if apy is None else apy
@@ -282,7 +330,7 @@ def parse_chart(payload: Any, pool_id: str, *, report: IngestReport) -> list[Apy
 class DefiLlamaClient:
     """Fetches DeFiLlama's public yields API through a protected ``HttpSource``."""
 
-    def __init__(self, http: HttpSource, *, limits: Limits = Limits()) -> None:
+    def __init__(self, http: HttpSource, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self.http = http
         self.limits = limits
 

@@ -35,7 +35,13 @@ from realyield.core import clock
 from realyield.core.errors import DataError, RecordError
 from realyield.core.model import ApyPoint, Opportunity, PricePoint
 from realyield.sources.coingecko import PriceSample, collapse_to_days, ms_to_utc
-from realyield.sources.defillama import Limits, canonical_key, parse_pools, pool_to_opportunity
+from realyield.sources.defillama import (
+    DEFAULT_LIMITS,
+    Limits,
+    canonical_key,
+    parse_pools,
+    pool_to_opportunity,
+)
 from realyield.sources.sanitize import GuardError, IngestReport, clip_negative, to_number, to_text
 
 FILE_SOURCE = "file"
@@ -112,7 +118,7 @@ def import_pools(
     *,
     as_of: datetime | None = None,
     strict: bool = False,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[list[Opportunity], IngestReport]:
     """Read a DeFiLlama pools dump (JSON or CSV) into opportunities.
 
@@ -130,12 +136,14 @@ def import_pools(
         try:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: invalid JSON at line {exc.lineno} col {exc.colno}: "
-                            f"{exc.msg}") from exc
+            raise DataError(
+                f"{path}: invalid JSON at line {exc.lineno} col {exc.colno}: {exc.msg}"
+            ) from exc
         when = as_of or _as_of_from(path, payload)
         try:
-            opps = parse_pools(payload, as_of=when, report=report, limits=limits,
-                               source=FILE_SOURCE)
+            opps = parse_pools(
+                payload, as_of=when, report=report, limits=limits, source=FILE_SOURCE
+            )
         except DataError as exc:
             raise DataError(f"{path}: {exc}") from exc
         _finish(path, report, strict)
@@ -154,12 +162,18 @@ def import_pools(
             continue
         report.rows_seen += 1
         if len(row) != len(keys):
-            report.reject(f"row {number}", "wrong_column_count",
-                          f"{len(row)} values for {len(keys)} columns")
+            report.reject(
+                f"row {number}", "wrong_column_count", f"{len(row)} values for {len(keys)} columns"
+            )
             continue
-        opp = pool_to_opportunity(dict(zip(keys, row, strict=True)), as_of=when,
-                                  report=report, where=f"row {number}", limits=limits,
-                                  source=FILE_SOURCE)
+        opp = pool_to_opportunity(
+            dict(zip(keys, row, strict=True)),
+            as_of=when,
+            report=report,
+            where=f"row {number}",
+            limits=limits,
+            source=FILE_SOURCE,
+        )
         if opp is not None:
             if opp.id in found:
                 report.duplicates += 1
@@ -205,11 +219,22 @@ class _PriceLayout:
 def _price_layout(path: Path, header: list[str]) -> _PriceLayout:
     low = {h.lower(): h for h in header}
     if {"column_0", "column_1"} <= set(low):
-        return _PriceLayout(low["column_0"], low["column_1"], low.get("ticker"),
-                            epoch_ms=True, name="coingecko market_chart dump")
+        return _PriceLayout(
+            low["column_0"],
+            low["column_1"],
+            low.get("ticker"),
+            epoch_ms=True,
+            name="coingecko market_chart dump",
+        )
     if {"date", "open", "close"} <= set(low):
-        return _PriceLayout(low["date"], low["open"], None, None, low.get("volume"),
-                            name="yahoo OHLCV (Open = 00:00 UTC price)")
+        return _PriceLayout(
+            low["date"],
+            low["open"],
+            None,
+            None,
+            low.get("volume"),
+            name="yahoo OHLCV (Open = 00:00 UTC price)",
+        )
     when = low.get("date") or low.get("timestamp") or low.get("time")
     price = low.get("price") or low.get("price_usd") or low.get("close")
     if when is None or price is None:
@@ -219,8 +244,13 @@ def _price_layout(path: Path, header: list[str]) -> _PriceLayout:
             "Date,Open,High,Low,Close,Adj Close,Volume"
         )
     asset = low.get("coin_name") or low.get("asset_id") or low.get("asset") or low.get("ticker")
-    return _PriceLayout(when, price, asset, low.get("market_cap") or low.get("market_cap_usd"),
-                        low.get("total_volume") or low.get("volume") or low.get("volume_usd"))
+    return _PriceLayout(
+        when,
+        price,
+        asset,
+        low.get("market_cap") or low.get("market_cap_usd"),
+        low.get("total_volume") or low.get("volume") or low.get("volume_usd"),
+    )
 
 
 def import_prices(
@@ -251,10 +281,15 @@ def import_prices(
             continue
         try:
             if len(row) != len(header):
-                raise GuardError("wrong_column_count", f"{len(row)} values for {len(header)} columns")
+                raise GuardError(
+                    "wrong_column_count", f"{len(row)} values for {len(header)} columns"
+                )
             raw_when = cell(row, layout.when) or ""
-            at = (ms_to_utc(float(raw_when)) if layout.epoch_ms and _is_number(raw_when)
-                  else parse_day_or_time(raw_when))
+            at = (
+                ms_to_utc(float(raw_when))
+                if layout.epoch_ms and _is_number(raw_when)
+                else parse_day_or_time(raw_when)
+            )
             asset = asset_id or to_text(cell(row, layout.asset)) or default_asset
             price = to_number(cell(row, layout.price), "price")
             if price is None or price <= 0:
@@ -323,10 +358,12 @@ def import_apy_history(
     if id_col is None and opportunity_id is None:
         missing.append("id or pool (or pass opportunity_id)")
     if missing:
-        raise DataError(f"{path}: wrong columns for an APY history: missing {missing}; "
-                        f"found {header}")
-    optional = {name: low.get(name) for name in ("apy_base", "apy_reward", "chain", "project",
-                                                 "symbol")}
+        raise DataError(
+            f"{path}: wrong columns for an APY history: missing {missing}; found {header}"
+        )
+    optional = {
+        name: low.get(name) for name in ("apy_base", "apy_reward", "chain", "project", "symbol")
+    }
     optional["tvl_usd"] = low.get("tvl_usd", low.get("tvlusd"))
     report = IngestReport(source=f"{FILE_SOURCE}:{path.name}")
     result = HistoryImport()
@@ -341,7 +378,9 @@ def import_apy_history(
         report.rows_seen += 1
         try:
             if len(row) != len(header):
-                raise GuardError("wrong_column_count", f"{len(row)} values for {len(header)} columns")
+                raise GuardError(
+                    "wrong_column_count", f"{len(row)} values for {len(header)} columns"
+                )
             series = opportunity_id or (
                 ":".join(row[c].strip().lower() for c in composite)
                 if id_col == -1
@@ -352,8 +391,11 @@ def import_apy_history(
             day = parse_day_or_time(cell(row, date_col) or "").date()
             apy, base, reward = (
                 clip_negative(_scaled(cell(row, col), name, scale), name, report)
-                for name, col in (("apy", apy_col), ("apy_base", optional["apy_base"]),
-                                  ("apy_reward", optional["apy_reward"]))
+                for name, col in (
+                    ("apy", apy_col),
+                    ("apy_base", optional["apy_base"]),
+                    ("apy_reward", optional["apy_reward"]),
+                )
             )
             tvl = to_number(cell(row, optional["tvl_usd"]), "tvl_usd")
             point = ApyPoint(series, day, apy, base, reward, tvl)
@@ -370,8 +412,11 @@ def import_apy_history(
         else:
             seen[key] = len(result.points)
             result.points.append(point)
-        info = {k: v for k in ("chain", "project", "symbol")
-                if (v := to_text(cell(row, optional[k]))) is not None}
+        info = {
+            k: v
+            for k in ("chain", "project", "symbol")
+            if (v := to_text(cell(row, optional[k]))) is not None
+        }
         if id_col == -1:
             info.setdefault("project", row[composite[0]].strip())
             info.setdefault("symbol", row[composite[2]].strip())

@@ -193,9 +193,10 @@ class HttpSource:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        backoff = min(self.backoff_max_s, self.backoff_base_s * 2 ** (state.attempt_number - 1))
+        attempt = int(state.attempt_number)
+        backoff = float(min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1)))
         if isinstance(exc, TemporarySourceError) and exc.retry_after_s is not None:
-            return min(self.backoff_max_s * 4, max(backoff, exc.retry_after_s))
+            return float(min(self.backoff_max_s * 4, max(backoff, exc.retry_after_s)))
         return backoff
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -241,7 +242,9 @@ class HttpSource:
                 source=self.name,
             ) from exc
         except httpx.HTTPError as exc:
-            raise SourceError(f"{self.name}: HTTP error on {path}: {exc}", source=self.name) from exc
+            raise SourceError(
+                f"{self.name}: HTTP error on {path}: {exc}", source=self.name
+            ) from exc
         status = response.status_code
         if status == 429:
             self.bucket.penalize()
@@ -253,7 +256,9 @@ class HttpSource:
             )
         if status >= 500:
             raise TemporarySourceError(
-                f"{self.name}: server error HTTP {status} on {path}", source=self.name, status=status
+                f"{self.name}: server error HTTP {status} on {path}",
+                source=self.name,
+                status=status,
             )
         if status >= 400:
             raise SourceError(

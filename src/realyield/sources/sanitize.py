@@ -16,8 +16,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-MISSING_TOKENS = frozenset({"", "nan", "none", "null", "na", "n/a", "-", "inf", "-inf", "+inf",
-                            "infinity", "-infinity", "+infinity"})
+MISSING_TOKENS = frozenset(
+    {
+        "",
+        "nan",
+        "none",
+        "null",
+        "na",
+        "n/a",
+        "-",
+        "inf",
+        "-inf",
+        "+inf",
+        "infinity",
+        "-infinity",
+        "+infinity",
+    }
+)
 TRUE_TOKENS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_TOKENS = frozenset({"false", "f", "no", "n", "0"})
 MAX_PROBLEMS_KEPT = 1000

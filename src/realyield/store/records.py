@@ -35,8 +35,11 @@ def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) ->
     for start in range(0, len(rows), CHUNK_ROWS):
         stmt = dialect.insert(table)
         updates = {c: stmt.excluded[c] for c in columns if c not in keys}
-        stmt = (stmt.on_conflict_do_update(index_elements=keys, set_=updates) if updates
-                else stmt.on_conflict_do_nothing(index_elements=keys))
+        stmt = (
+            stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+            if updates
+            else stmt.on_conflict_do_nothing(index_elements=keys)
+        )
         conn.execute(stmt, list(rows[start : start + CHUNK_ROWS]))
     return len(rows)
 
@@ -68,7 +71,7 @@ def opportunity_row(opp: Opportunity) -> dict[str, Any]:
     }
 
 
-def row_to_opportunity(row: Mapping[str, Any]) -> Opportunity:
+def row_to_opportunity(row: Mapping[Any, Any]) -> Opportunity:
     """Rebuild an Opportunity from its store row (validated again on the way out)."""
     return Opportunity(
         id=row["id"],
@@ -111,7 +114,7 @@ def asset_row(asset: Asset) -> dict[str, Any]:
     }
 
 
-def row_to_asset(row: Mapping[str, Any]) -> Asset:
+def row_to_asset(row: Mapping[Any, Any]) -> Asset:
     return Asset(
         id=row["id"],
         symbol=row["symbol"],
@@ -137,8 +140,15 @@ def save_assets(conn: Connection, items: Iterable[Asset]) -> int:
 
 def save_apy_history(conn: Connection, source: str, points: Iterable[ApyPoint]) -> int:
     rows = [
-        {"source": source, "id": p.opportunity_id, "date": p.date, "apy": p.apy,
-         "apy_base": p.apy_base, "apy_reward": p.apy_reward, "tvl_usd": p.tvl_usd}
+        {
+            "source": source,
+            "id": p.opportunity_id,
+            "date": p.date,
+            "apy": p.apy,
+            "apy_base": p.apy_base,
+            "apy_reward": p.apy_reward,
+            "tvl_usd": p.tvl_usd,
+        }
         for p in points
     ]
     return upsert(conn, schema.apy_history, rows)
@@ -146,8 +156,14 @@ def save_apy_history(conn: Connection, source: str, points: Iterable[ApyPoint]) 
 
 def save_prices(conn: Connection, source: str, points: Iterable[PricePoint]) -> int:
     rows = [
-        {"source": source, "asset_id": p.asset_id, "date": p.date, "price_usd": p.price_usd,
-         "market_cap_usd": p.market_cap_usd, "volume_usd": p.volume_usd}
+        {
+            "source": source,
+            "asset_id": p.asset_id,
+            "date": p.date,
+            "price_usd": p.price_usd,
+            "market_cap_usd": p.market_cap_usd,
+            "volume_usd": p.volume_usd,
+        }
         for p in points
     ]
     return upsert(conn, schema.prices, rows)
@@ -155,8 +171,13 @@ def save_prices(conn: Connection, source: str, points: Iterable[PricePoint]) -> 
 
 def save_series_info(conn: Connection, source: str, info: Mapping[str, Mapping[str, str]]) -> int:
     rows = [
-        {"source": source, "id": series, "chain": facts.get("chain"),
-         "protocol": facts.get("project") or facts.get("protocol"), "symbol": facts.get("symbol")}
+        {
+            "source": source,
+            "id": series,
+            "chain": facts.get("chain"),
+            "protocol": facts.get("project") or facts.get("protocol"),
+            "symbol": facts.get("symbol"),
+        }
         for series, facts in info.items()
     ]
     return upsert(conn, schema.series_info, rows)

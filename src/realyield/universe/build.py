@@ -19,8 +19,13 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from realyield.core import clock
-from realyield.core.errors import ConfigError, DataError, SourceError, SourceUnavailableError
-from realyield.core.errors import TemporarySourceError
+from realyield.core.errors import (
+    ConfigError,
+    DataError,
+    SourceError,
+    SourceUnavailableError,
+    TemporarySourceError,
+)
 from realyield.core.model import ApyPoint, Asset, Opportunity, PricePoint
 from realyield.core.settings import Settings
 from realyield.sources import files
@@ -37,10 +42,23 @@ LIVE_SOURCES = ("defillama", "coingecko", "exchange")
 ALL_SOURCES = (*LIVE_SOURCES, SNAPSHOT_SOURCE)
 FILE_KINDS = ("pools", "prices", "apy-history")
 EXCHANGE_ASSET_IDS = {
-    "BTC": "bitcoin", "XBT": "bitcoin", "ETH": "ethereum", "SOL": "solana", "ADA": "cardano",
-    "DOT": "polkadot", "ATOM": "cosmos", "AVAX": "avalanche-2", "NEAR": "near", "TRX": "tron",
-    "BNB": "binancecoin", "POL": "matic-network", "MATIC": "matic-network", "LINK": "chainlink",
-    "USDC": "usd-coin", "USDT": "tether", "DAI": "dai",
+    "BTC": "bitcoin",
+    "XBT": "bitcoin",
+    "ETH": "ethereum",
+    "SOL": "solana",
+    "ADA": "cardano",
+    "DOT": "polkadot",
+    "ATOM": "cosmos",
+    "AVAX": "avalanche-2",
+    "NEAR": "near",
+    "TRX": "tron",
+    "BNB": "binancecoin",
+    "POL": "matic-network",
+    "MATIC": "matic-network",
+    "LINK": "chainlink",
+    "USDC": "usd-coin",
+    "USDT": "tether",
+    "DAI": "dai",
 }
 
 
@@ -81,8 +99,9 @@ class Batch:
     meta: dict[str, str] = field(default_factory=dict)
 
 
-def write_batch(engine: Engine, batch: Batch, *, started: datetime, summary: dict[str, Any]
-                ) -> dict[str, int]:
+def write_batch(
+    engine: Engine, batch: Batch, *, started: datetime, summary: dict[str, Any]
+) -> dict[str, int]:
     """Write a batch and its run record in one transaction; all or nothing."""
     with engine.begin() as conn:
         written = {
@@ -98,21 +117,30 @@ def write_batch(engine: Engine, batch: Batch, *, started: datetime, summary: dic
     return {k: v for k, v in written.items() if v}
 
 
-def _record_run(conn: Any, source: str, started: datetime, status: str,
-                summary: dict[str, Any]) -> None:
-    conn.execute(insert(schema.refresh_runs).values(
-        source=source, started_at=started.isoformat(), finished_at=clock.now().isoformat(),
-        status=status, summary=json.dumps(summary, default=str)))
+def _record_run(
+    conn: Any, source: str, started: datetime, status: str, summary: dict[str, Any]
+) -> None:
+    conn.execute(
+        insert(schema.refresh_runs).values(
+            source=source,
+            started_at=started.isoformat(),
+            finished_at=clock.now().isoformat(),
+            status=status,
+            summary=json.dumps(summary, default=str),
+        )
+    )
 
 
-def _note_failed_run(engine: Engine, source: str, started: datetime, status: str,
-                     message: str) -> None:
+def _note_failed_run(
+    engine: Engine, source: str, started: datetime, status: str, message: str
+) -> None:
     with engine.begin() as conn:
         _record_run(conn, source, started, status, {"message": message})
 
 
-def http_source(settings: Settings, name: str, base_url: str,
-                headers: dict[str, str] | None = None) -> HttpSource:
+def http_source(
+    settings: Settings, name: str, base_url: str, headers: dict[str, str] | None = None
+) -> HttpSource:
     """An ``HttpSource`` configured from settings."""
     return HttpSource(
         name=name,
@@ -127,54 +155,77 @@ def http_source(settings: Settings, name: str, base_url: str,
     )
 
 
-def load_snapshot(engine: Engine, *, force: bool = False,
-                  progress: Progress | None = None) -> LoadResult:
+def load_snapshot(
+    engine: Engine, *, force: bool = False, progress: Progress | None = None
+) -> LoadResult:
     """Load the bundled offline snapshot (skipped when this exact version is stored)."""
+    from sqlalchemy import select
+
     from realyield.sources.snapshot import load_snapshot as read_snapshot
     from realyield.sources.snapshot import snapshot_version
 
-    from sqlalchemy import select
-
     version = snapshot_version()
     with engine.connect() as conn:
-        stored = conn.execute(select(schema.store_meta.c.value).where(
-            schema.store_meta.c.key == "snapshot_version")).scalar_one_or_none()
+        stored = conn.execute(
+            select(schema.store_meta.c.value).where(schema.store_meta.c.key == "snapshot_version")
+        ).scalar_one_or_none()
     snap = read_snapshot()
     if stored == version and not force:
-        return LoadResult(SNAPSHOT_SOURCE, "unchanged",
-                          f"bundled snapshot {version} (as of {snap.as_of:%Y-%m-%d}) already "
-                          "stored", as_of=snap.as_of)
+        return LoadResult(
+            SNAPSHOT_SOURCE,
+            "unchanged",
+            f"bundled snapshot {version} (as of {snap.as_of:%Y-%m-%d}) already stored",
+            as_of=snap.as_of,
+        )
     started = clock.now()
     if progress:
         progress("bundled snapshot", 0, 1)
-    batch = Batch(SNAPSHOT_SOURCE, list(snap.opportunities), list(snap.assets),
-                  list(snap.apy_history), list(snap.prices),
-                  meta={"snapshot_version": version})
-    report = IngestReport(SNAPSHOT_SOURCE, rows_seen=len(snap.opportunities),
-                          accepted=len(snap.opportunities))
+    batch = Batch(
+        SNAPSHOT_SOURCE,
+        list(snap.opportunities),
+        list(snap.assets),
+        list(snap.apy_history),
+        list(snap.prices),
+        meta={"snapshot_version": version},
+    )
+    report = IngestReport(
+        SNAPSHOT_SOURCE, rows_seen=len(snap.opportunities), accepted=len(snap.opportunities)
+    )
     written = write_batch(engine, batch, started=started, summary=report.as_dict())
     if progress:
         progress("bundled snapshot", 1, 1)
-    return LoadResult(SNAPSHOT_SOURCE, "ok",
-                      f"bundled snapshot as of {snap.as_of:%Y-%m-%d} (histories illustrative)",
-                      report, written, snap.as_of)
+    return LoadResult(
+        SNAPSHOT_SOURCE,
+        "ok",
+        f"bundled snapshot as of {snap.as_of:%Y-%m-%d} (histories illustrative)",
+        report,
+        written,
+        snap.as_of,
+    )
 
 
-def refresh_defillama(engine: Engine, settings: Settings, *, client: DefiLlamaClient | None = None,
-                      chart_pool_ids: Sequence[str] = (), progress: Progress | None = None
-                      ) -> LoadResult:
+def refresh_defillama(
+    engine: Engine,
+    settings: Settings,
+    *,
+    client: DefiLlamaClient | None = None,
+    chart_pool_ids: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> LoadResult:
     """Fetch ``/pools`` (and optionally ``/chart`` for some pools) and store them."""
     client = client or DefiLlamaClient(
         http_source(settings, "defillama", settings.defillama_yields_url),
-        limits=Limits(settings.max_plausible_apy, settings.max_plausible_tvl_usd))
+        limits=Limits(settings.max_plausible_apy, settings.max_plausible_tvl_usd),
+    )
     started = clock.now()
     report = IngestReport("defillama")
     total = 1 + len(chart_pool_ids)
     if progress:
         progress("defillama /pools", 0, total)
     batch = Batch("defillama")
-    batch.opportunities = client.fetch_pools(as_of=started, report=report,
-                                             stale_after_hours=settings.stale_after_hours)
+    batch.opportunities = client.fetch_pools(
+        as_of=started, report=report, stale_after_hours=settings.stale_after_hours
+    )
     for done, pool_id in enumerate(chart_pool_ids, start=1):
         if progress:
             progress(f"defillama /chart {pool_id[:8]}", done, total)
@@ -182,17 +233,25 @@ def refresh_defillama(engine: Engine, settings: Settings, *, client: DefiLlamaCl
     if progress:
         progress("defillama", total, total)
     written = write_batch(engine, batch, started=started, summary=report.as_dict())
-    return LoadResult("defillama", "ok", f"{len(batch.opportunities)} pools", report, written,
-                      started)
+    return LoadResult(
+        "defillama", "ok", f"{len(batch.opportunities)} pools", report, written, started
+    )
 
 
-def refresh_coingecko(engine: Engine, settings: Settings, *, client: CoinGeckoClient | None = None,
-                      progress: Progress | None = None) -> LoadResult:
+def refresh_coingecko(
+    engine: Engine,
+    settings: Settings,
+    *,
+    client: CoinGeckoClient | None = None,
+    progress: Progress | None = None,
+) -> LoadResult:
     """Fetch market facts and daily history for the configured coin ids, and store them."""
-    headers = ({"x-cg-demo-api-key": settings.coingecko_api_key}
-               if settings.coingecko_api_key else {})
+    headers = (
+        {"x-cg-demo-api-key": settings.coingecko_api_key} if settings.coingecko_api_key else {}
+    )
     client = client or CoinGeckoClient(
-        http_source(settings, "coingecko", settings.coingecko_url, headers))
+        http_source(settings, "coingecko", settings.coingecko_url, headers)
+    )
     started = clock.now()
     report = IngestReport("coingecko")
     ids = list(settings.coingecko_ids)
@@ -204,16 +263,18 @@ def refresh_coingecko(engine: Engine, settings: Settings, *, client: CoinGeckoCl
     for done, coin_id in enumerate(ids, start=1):
         if progress:
             progress(f"coingecko history {coin_id}", done, total)
-        batch.prices.extend(client.fetch_daily_history(
-            coin_id, days=settings.price_history_days, report=report))
+        batch.prices.extend(
+            client.fetch_daily_history(coin_id, days=settings.price_history_days, report=report)
+        )
     stale_cutoff = started - timedelta(hours=settings.stale_after_hours)
     report.stale += sum(1 for a in batch.assets if a.as_of < stale_cutoff)
     written = write_batch(engine, batch, started=started, summary=report.as_dict())
     return LoadResult("coingecko", "ok", f"{len(batch.assets)} assets", report, written, started)
 
 
-def refresh_exchange(engine: Engine, settings: Settings, *, client: Any = None,
-                     progress: Progress | None = None) -> LoadResult:
+def refresh_exchange(
+    engine: Engine, settings: Settings, *, client: Any = None, progress: Progress | None = None
+) -> LoadResult:
     """Daily prices from an exchange's public OHLCV (through the ``exchange`` package)."""
     from realyield.exchange import ExchangeClient
 
@@ -234,12 +295,19 @@ def refresh_exchange(engine: Engine, settings: Settings, *, client: Any = None,
     if progress:
         progress(settings.exchange_id, len(symbols), len(symbols))
     written = write_batch(engine, batch, started=started, summary=report.as_dict())
-    return LoadResult("exchange", "ok", f"{len(symbols)} symbols from {settings.exchange_id}",
-                      report, written, started)
+    return LoadResult(
+        "exchange",
+        "ok",
+        f"{len(symbols)} symbols from {settings.exchange_id}",
+        report,
+        written,
+        started,
+    )
 
 
-def refresh(engine: Engine, settings: Settings, source: str, *,
-            progress: Progress | None = None) -> LoadResult:
+def refresh(
+    engine: Engine, settings: Settings, source: str, *, progress: Progress | None = None
+) -> LoadResult:
     """Refresh one source; offline or failing sources keep the stored data.
 
     Raises:
@@ -249,8 +317,12 @@ def refresh(engine: Engine, settings: Settings, source: str, *,
         raise ConfigError(f"unknown source {source!r}; use one of {ALL_SOURCES}")
     if source == SNAPSHOT_SOURCE:
         return load_snapshot(engine, force=True, progress=progress)
-    runner = {"defillama": refresh_defillama, "coingecko": refresh_coingecko,
-              "exchange": refresh_exchange}[source]
+    runners: dict[str, Callable[..., LoadResult]] = {
+        "defillama": refresh_defillama,
+        "coingecko": refresh_coingecko,
+        "exchange": refresh_exchange,
+    }
+    runner = runners[source]
     started = clock.now()
     try:
         return runner(engine, settings, progress=progress)
@@ -262,8 +334,10 @@ def refresh(engine: Engine, settings: Settings, source: str, *,
     result = LoadResult(source, status, message + "; the last stored data is kept")
     if not stored_sources(engine):
         result.fallback = load_snapshot(engine)
-        result.message += (f"; nothing was stored, so the bundled snapshot (as of "
-                           f"{result.fallback.as_of:%Y-%m-%d}) is loaded instead")
+        result.message += (
+            f"; nothing was stored, so the bundled snapshot (as of "
+            f"{result.fallback.as_of:%Y-%m-%d}) is loaded instead"
+        )
     return result
 
 
@@ -285,13 +359,23 @@ def detect_file_kind(path: Path) -> str:
         return "apy-history"
     if columns & {"pool", "poolid", "pool_id"}:
         return "pools"
-    raise DataError(f"{path}: cannot tell what the file holds from its columns {sorted(columns)}; "
-                    f"pass --kind {'|'.join(FILE_KINDS)}")
+    raise DataError(
+        f"{path}: cannot tell what the file holds from its columns {sorted(columns)}; "
+        f"pass --kind {'|'.join(FILE_KINDS)}"
+    )
 
 
-def import_file(engine: Engine, path: Path, *, kind: str | None = None, strict: bool = False,
-                as_of: date | None = None, apy_unit: str = "percent",
-                opportunity_id: str | None = None, asset_id: str | None = None) -> LoadResult:
+def import_file(
+    engine: Engine,
+    path: Path,
+    *,
+    kind: str | None = None,
+    strict: bool = False,
+    as_of: date | None = None,
+    apy_unit: str = "percent",
+    opportunity_id: str | None = None,
+    asset_id: str | None = None,
+) -> LoadResult:
     """Import one file into the store (source ``file``), all rows in one transaction.
 
     Raises:
@@ -304,19 +388,26 @@ def import_file(engine: Engine, path: Path, *, kind: str | None = None, strict: 
     started = clock.now()
     batch = Batch(files.FILE_SOURCE)
     if kind == "pools":
-        when = datetime(as_of.year, as_of.month, as_of.day, tzinfo=started.tzinfo) if as_of else None
+        when = (
+            datetime(as_of.year, as_of.month, as_of.day, tzinfo=started.tzinfo) if as_of else None
+        )
         batch.opportunities, report = files.import_pools(path, as_of=when, strict=strict)
         what = f"{len(batch.opportunities)} pools"
     elif kind == "prices":
         batch.prices, report = files.import_prices(path, asset_id=asset_id, strict=strict)
-        what = f"{len(batch.prices)} daily prices for {len({p.asset_id for p in batch.prices})} asset(s)"
+        n_assets = len({p.asset_id for p in batch.prices})
+        what = f"{len(batch.prices)} daily prices for {n_assets} asset(s)"
     else:
-        history, report = files.import_apy_history(path, opportunity_id=opportunity_id,
-                                                   apy_unit=apy_unit, strict=strict)
+        history, report = files.import_apy_history(
+            path, opportunity_id=opportunity_id, apy_unit=apy_unit, strict=strict
+        )
         batch.apy_history, batch.series_info = history.points, history.pool_info
-        what = (f"{len(history.points)} pool-days for "
-                f"{len({p.opportunity_id for p in history.points})} series")
+        what = (
+            f"{len(history.points)} pool-days for "
+            f"{len({p.opportunity_id for p in history.points})} series"
+        )
     summary = {**report.as_dict(), "file": str(path), "kind": kind}
     written = write_batch(engine, batch, started=started, summary=summary)
-    return LoadResult(files.FILE_SOURCE, "ok", f"{path.name}: {what} ({kind})", report, written,
-                      started)
+    return LoadResult(
+        files.FILE_SOURCE, "ok", f"{path.name}: {what} ({kind})", report, written, started
+    )

@@ -52,9 +52,7 @@ class UniverseQuery:
 
 
 def _priority(column: Any) -> Any:
-    return case(
-        *((column == name, rank) for name, rank in SOURCE_PRIORITY.items()), else_=5
-    )
+    return case(*((column == name, rank) for name, rank in SOURCE_PRIORITY.items()), else_=5)
 
 
 def stored_sources(engine: Engine) -> dict[str, dict[str, Any]]:
@@ -82,9 +80,9 @@ def load_universe(engine: Engine, query: UniverseQuery = UniverseQuery()) -> lis
         return []
     ranked = select(
         t,
-        func.row_number().over(
-            partition_by=t.c.id, order_by=(t.c.as_of_date.desc(), _priority(t.c.source))
-        ).label("rank"),
+        func.row_number()
+        .over(partition_by=t.c.id, order_by=(t.c.as_of_date.desc(), _priority(t.c.source)))
+        .label("rank"),
     ).where(t.c.source.in_(sources))
     if query.as_of is not None:
         ranked = ranked.where(t.c.as_of_date <= query.as_of)
@@ -112,9 +110,9 @@ def load_assets(engine: Engine, *, as_of: date | None = None) -> list[Asset]:
     t = schema.assets
     ranked = select(
         t,
-        func.row_number().over(
-            partition_by=t.c.id, order_by=(t.c.as_of_date.desc(), _priority(t.c.source))
-        ).label("rank"),
+        func.row_number()
+        .over(partition_by=t.c.id, order_by=(t.c.as_of_date.desc(), _priority(t.c.source)))
+        .label("rank"),
     )
     if as_of is not None:
         ranked = ranked.where(t.c.as_of_date <= as_of)
@@ -124,10 +122,23 @@ def load_assets(engine: Engine, *, as_of: date | None = None) -> list[Asset]:
         return [row_to_asset(r) for r in conn.execute(stmt).mappings().all()]
 
 
-_APY_SCHEMA = {"source": pl.Utf8, "id": pl.Utf8, "date": pl.Date, "apy": pl.Float64,
-               "apy_base": pl.Float64, "apy_reward": pl.Float64, "tvl_usd": pl.Float64}
-_PRICE_SCHEMA = {"source": pl.Utf8, "asset_id": pl.Utf8, "date": pl.Date,
-                 "price_usd": pl.Float64, "market_cap_usd": pl.Float64, "volume_usd": pl.Float64}
+_APY_SCHEMA = {
+    "source": pl.Utf8,
+    "id": pl.Utf8,
+    "date": pl.Date,
+    "apy": pl.Float64,
+    "apy_base": pl.Float64,
+    "apy_reward": pl.Float64,
+    "tvl_usd": pl.Float64,
+}
+_PRICE_SCHEMA = {
+    "source": pl.Utf8,
+    "asset_id": pl.Utf8,
+    "date": pl.Date,
+    "price_usd": pl.Float64,
+    "market_cap_usd": pl.Float64,
+    "volume_usd": pl.Float64,
+}
 
 
 def _best_source_per_day(frame: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -191,5 +202,7 @@ def table_counts(engine: Engine) -> dict[str, int]:
     out: dict[str, int] = {}
     with engine.connect() as conn:
         for table in (schema.opportunities, schema.apy_history, schema.assets, schema.prices):
-            out[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+            out[table.name] = int(
+                conn.execute(select(func.count()).select_from(table)).scalar_one()
+            )
     return out

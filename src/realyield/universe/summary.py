@@ -69,10 +69,20 @@ def summarize(opps: Sequence[Opportunity]) -> UniverseSummary:
             continue
         split = [o for o in group if o.tvl_usd and o.apy and o.reward_share is not None]
         weight = sum(o.tvl_usd or 0.0 for o in split)
-        base_share = (sum((o.tvl_usd or 0.0) * (1 - (o.reward_share or 0.0)) for o in split)
-                      / weight if weight else None)
-        kinds.append(KindSummary(kind, len(group), sum(o.tvl_usd or 0.0 for o in group),
-                                 base_share, _median([o.apy for o in group if o.apy is not None])))
+        base_share = (
+            sum((o.tvl_usd or 0.0) * (1 - (o.reward_share or 0.0)) for o in split) / weight
+            if weight
+            else None
+        )
+        kinds.append(
+            KindSummary(
+                kind,
+                len(group),
+                sum(o.tvl_usd or 0.0 for o in group),
+                base_share,
+                _median([o.apy for o in group if o.apy is not None]),
+            )
+        )
     weighted = [o for o in opps if o.tvl_usd and o.apy is not None]
     total_w = sum(o.tvl_usd or 0.0 for o in weighted)
     base_rows = [o for o in weighted if o.apy_base is not None or o.apy_reward is not None]
@@ -83,9 +93,15 @@ def summarize(opps: Sequence[Opportunity]) -> UniverseSummary:
         protocols=len({o.protocol for o in opps}),
         tvl_usd=sum(o.tvl_usd or 0.0 for o in opps),
         kinds=kinds,
-        tvl_weighted_apy=(sum((o.tvl_usd or 0.0) * (o.apy or 0.0) for o in weighted) / total_w
-                          if total_w else None),
-        tvl_weighted_base_apy=(sum((o.tvl_usd or 0.0) * (o.apy_base or 0.0) for o in base_rows)
-                               / base_w if base_w else None),
+        tvl_weighted_apy=(
+            sum((o.tvl_usd or 0.0) * (o.apy or 0.0) for o in weighted) / total_w
+            if total_w
+            else None
+        ),
+        tvl_weighted_base_apy=(
+            sum((o.tvl_usd or 0.0) * (o.apy_base or 0.0) for o in base_rows) / base_w
+            if base_w
+            else None
+        ),
         above_100pct_apy=sum(1 for o in opps if o.apy is not None and o.apy > 100),
     )

@@ -23,8 +23,13 @@ Migration = Callable[[Connection], None]
 
 
 def _v1_initial(conn: Connection) -> None:
-    for table in (schema.store_meta, schema.opportunities, schema.apy_history,
-                  schema.assets, schema.prices):
+    for table in (
+        schema.store_meta,
+        schema.opportunities,
+        schema.apy_history,
+        schema.assets,
+        schema.prices,
+    ):
         table.create(conn, checkfirst=True)
     for index in schema.opportunities.indexes:
         index.create(conn, checkfirst=True)
@@ -100,11 +105,17 @@ def migrate(engine: Engine, *, backup_dir: Path | None = None) -> list[int]:
                 values = {"key": "schema_version", "value": str(number)}
                 if engine.dialect.name == "sqlite":
                     stmt = sqlite_insert(schema.store_meta).values(values)
-                    conn.execute(stmt.on_conflict_do_update(
-                        index_elements=["key"], set_={"value": stmt.excluded.value}))
+                    conn.execute(
+                        stmt.on_conflict_do_update(
+                            index_elements=["key"], set_={"value": stmt.excluded.value}
+                        )
+                    )
                 else:
-                    conn.execute(schema.store_meta.delete().where(
-                        schema.store_meta.c.key == "schema_version"))
+                    conn.execute(
+                        schema.store_meta.delete().where(
+                            schema.store_meta.c.key == "schema_version"
+                        )
+                    )
                     conn.execute(schema.store_meta.insert().values(values))
         except Exception as exc:
             raise StoreError(
