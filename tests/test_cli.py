@@ -1,0 +1,95 @@
+"""The CLI end to end (Typer's runner, isolated REALYIELD_HOME, no network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+from typer.testing import CliRunner
+
+from realyield.cli import app
+from realyield.core.settings import Settings
+
+runner = CliRunner()
+
+
+def run_json(*args: str) -> object:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_import_then_universe_filters_and_sorts(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "pools_2024-05-01.csv"
+    path.write_text("chain,project,symbol,apy,apyBase,apyReward,tvlUsd,pool\n"
+                    "Ethereum,aave-v3,USDC,5,5,0,2000000,a\n"
+                    "Ethereum,aave-v3,DAI,7,6,1,500000,b\n"
+                    "Arbitrum,uniswap-v3,WETH-USDC,30,30,0,9000000,c\n"
+                    "Arbitrum,uniswap-v3,BAD,x,1,1,1,d\n")
+    out = run_json("data", "import", str(path))
+    assert out["status"] == "ok" and out["report"]["rejected"] == {"not_a_number": 1}
+    assert out["report"]["problems"][0]["where"] == "row 5"
+    rows = run_json("universe", "--kind", "lending", "--sort", "apy")
+    assert [r["id"] for r in rows] == ["b", "a"]
+    rows = run_json("universe", "--chain", "arbitrum", "--min-tvl", "1e6")
+    assert [(r["id"], r["apy_base"], r["tvl_usd"]) for r in rows] == [("c", 30.0, 9e6)]
+    csv_out = runner.invoke(app, ["universe", "--csv", "--limit", "1"])
+    assert csv_out.exit_code == 0 and csv_out.stdout.splitlines()[1].startswith("c,liquidity")
+
+
+def test_errors_are_one_clear_line_with_exit_codes(settings: Settings, tmp_path: Path) -> None:
+    bad = tmp_path / "empty.csv"
+    bad.write_text("")
+    result = runner.invoke(app, ["data", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "empty" in result.stderr and "Traceback" not in result.output
+    result = runner.invoke(app, ["universe", "--kind", "farming"])
+    assert result.exit_code == 2 and "unknown kind 'farming'" in result.stderr
+    strict = tmp_path / "p.csv"
+    strict.write_text("pool,apy\na,1\nb,abc\n")
+    result = runner.invoke(app, ["data", "import", str(strict), "--strict"])
+    assert result.exit_code == 1 and "row 3" in result.stderr
+
+
+@respx.mock
+def test_offline_refresh_on_empty_store_falls_back_to_snapshot(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REALYIELD_HTTP_MAX_ATTEMPTS", "1")
+    respx.get(url__startswith="https://yields.llama.fi").mock(
+        side_effect=httpx.ConnectError("offline"))
+    out = run_json("data", "refresh", "--source", "defillama")
+    assert out["status"] == "offline"
+    assert out["fallback"]["source"] == "snapshot" and out["fallback"]["status"] == "ok"
+    assert "bundled snapshot (as of 2025-06-30)" in out["message"]
+    rows = run_json("universe", "--limit", "500")
+    assert len(rows) >= 150 and {r["source"] for r in rows} == {"snapshot"}
+
+
+def test_demo_summarizes_the_bundled_snapshot(settings: Settings) -> None:
+    out = run_json("demo")
+    summary = out["summary"]
+    assert summary["count"] >= 150 and len(summary["chains"]) >= 8
+    kinds = {k["kind"] for k in summary["kinds"]}
+    assert kinds == {"staking", "liquid_staking", "lending", "liquidity", "vault"}
+    assert out["stored_rows"]["apy_history"] >= 150 * 1000
+    assert out["illustrative_history"] is True
+    tops = out["top_real_yield"]
+    assert tops and all(r["tvl_usd"] >= 10e6 for r in tops)
+    assert [r["apy_base"] for r in tops] == sorted((r["apy_base"] for r in tops), reverse=True)
+    again = run_json("demo")  # second run: snapshot already stored, nothing rewritten
+    assert again["snapshot"]["status"] == "unchanged"
+    text = runner.invoke(app, ["demo"])
+    assert text.exit_code == 0 and "ILLUSTRATIVE" in text.stdout
+
+
+@pytest.mark.usefixtures("settings")
+def test_import_real_pools_file_through_cli(shared_data: Path) -> None:
+    out = run_json("data", "import", str(shared_data / "defillama/pools_2023-07-26.csv"))
+    assert out["written"] == {"opportunities": 11_977}
+    status = run_json("data", "status")
+    assert status["tables"]["opportunities"] == 11_977
+    assert status["sources"]["file"]["latest"] == "2023-07-26"
