@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -25,6 +26,7 @@ from sqlalchemy import Engine
 from realyield.core.errors import ConfigError, RealyieldError
 from realyield.core.model import Opportunity
 from realyield.core.settings import Settings, load_settings
+from realyield.sources.staking import StakingParams, load_staking_params
 from realyield.store.engine import open_store
 from realyield.universe import build
 from realyield.universe.repository import (
@@ -34,7 +36,7 @@ from realyield.universe.repository import (
     stored_sources,
     table_counts,
 )
-from realyield.universe.summary import summarize
+from realyield.universe.summary import emission_heavy, real_yield_leaders, summarize
 
 app = typer.Typer(
     help="realyield: sustainable crypto income, with data anyone can check.",
@@ -70,7 +72,7 @@ def _session() -> Iterator[tuple[Settings, Engine]]:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[build.Progress | None]:
+def _progress(enabled: bool, *, transient: bool = False) -> Iterator[build.Progress | None]:
     if not enabled:
         yield None
         return
@@ -80,7 +82,7 @@ def _progress(enabled: bool) -> Iterator[build.Progress | None]:
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as bar:
+    with Progress(*columns, console=err, transient=transient) as bar:
         tasks: dict[str, TaskID] = {}
 
         def update(description: str, done: int, total: int) -> None:
@@ -232,7 +234,8 @@ def _fmt_usd(value: float | None) -> str:
         return "-"
     for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(value) >= size:
-            return f"${value / size:,.1f}{unit}"
+            scaled = value / size
+            return f"${scaled:,.0f}{unit}" if abs(scaled) >= 100 else f"${scaled:,.1f}{unit}"
     return f"${value:,.0f}"
 
 
@@ -240,25 +243,34 @@ def _fmt_pct(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}%"
 
 
-def _universe_table(opps: list[Opportunity], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for name, justify in (
-        ("protocol", "left"),
-        ("chain", "left"),
-        ("symbol", "left"),
-        ("kind", "left"),
-        ("APY", "right"),
-        ("base", "right"),
-        ("reward", "right"),
-        ("TVL", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+_KIND_SHORT = {
+    "staking": "stake",
+    "liquid_staking": "LST",
+    "lending": "lend",
+    "liquidity": "LP",
+    "vault": "vault",
+}
+
+
+def _universe_table(opps: list[Opportunity], title: str, caption: str | None = None) -> Table:
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+        box=SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("opportunity", overflow="ellipsis", no_wrap=True, width=24)
+    table.add_column("chain", overflow="ellipsis", no_wrap=True, width=9)
+    table.add_column("kind", no_wrap=True, width=6)
+    for name in ("APY", "base", "reward", "TVL"):
+        table.add_column(name, justify="right", no_wrap=True, width=7)
     for o in opps:
         table.add_row(
-            o.protocol,
+            f"{o.protocol} {o.symbol}",
             o.chain,
-            o.symbol[:28],
-            o.kind,
+            _KIND_SHORT.get(o.kind, o.kind),
             _fmt_pct(o.apy),
             _fmt_pct(o.apy_base),
             _fmt_pct(o.apy_reward),
@@ -281,6 +293,10 @@ def universe(
         str | None, typer.Option(help="Only this stored source (e.g. snapshot, file, defillama).")
     ] = None,
     as_of: Annotated[str | None, typer.Option(help="Point-in-time view (YYYY-MM-DD).")] = None,
+    include_stale: Annotated[
+        bool,
+        typer.Option("--include-stale", help="Also list pools not seen for over 30 days."),
+    ] = False,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
@@ -296,6 +312,7 @@ def universe(
                 sources=(source,) if source else None,
                 sort=sort,
                 limit=limit,
+                max_age_days=None if include_stale else 30,
             )
         except ValueError as exc:
             raise _fail(ConfigError(f"--as-of {as_of!r} is not a YYYY-MM-DD date")) from exc
@@ -318,23 +335,44 @@ def universe(
         console.print(_universe_table(opps, f"{len(opps)} opportunities (sorted by {sort})"))
 
 
+def _staking_table(rows: list[StakingParams]) -> Table:
+    table = Table(
+        title="Staking: reward after fees, nominal and real (net of supply inflation)",
+        title_justify="left",
+        caption="real = (1 + nominal) / (1 + inflation) - 1: the growth of your share of the "
+        "network",
+        caption_justify="left",
+        box=SIMPLE_HEAD,
+    )
+    for name in ("network", "route", "nominal", "inflation", "real", "unbonding", "slashing"):
+        table.add_column(name, justify="left" if name in ("network", "route") else "right")
+    for p in rows:
+        table.add_row(
+            p.network,
+            p.route,
+            _fmt_pct(p.net_apr_pct),
+            _fmt_pct(p.supply_inflation_pct),
+            _fmt_pct(100 * p.real_net_reward_rate),
+            f"{p.unbonding_days:g} d",
+            "yes" if p.slashing else "no",
+        )
+    return table
+
+
 @app.command("demo")
 def demo(as_json: JsonOpt = False) -> None:
     """The main job, offline: load the bundled snapshot and summarize the universe."""
-    with _session() as (_settings, engine), _progress(not as_json) as progress:
-        loaded = build.load_snapshot(engine, progress=progress)
+    with _session() as (_settings, engine):
+        with _progress(not as_json, transient=True) as progress:
+            loaded = build.load_snapshot(engine, progress=progress)
         opps = load_universe(engine, UniverseQuery(sources=(SNAPSHOT_SOURCE,)))
         counts = table_counts(engine)
     summary = summarize(opps)
-    real = [
-        o
-        for o in opps
-        if o.tvl_usd and o.tvl_usd >= 10e6 and o.reward_share is not None and o.reward_share < 0.2
-    ]
-    real.sort(key=lambda o: o.apy_base or 0.0, reverse=True)
-    farms = sorted(
-        (o for o in opps if o.reward_share and o.reward_share > 0.5),
-        key=lambda o: o.apy or 0.0,
+    leaders = real_yield_leaders(opps)
+    farms = emission_heavy(opps)
+    staking = sorted(
+        (p for p in load_staking_params() if p.route != "liquid"),
+        key=lambda p: p.real_net_reward_rate,
         reverse=True,
     )
     if as_json:
@@ -344,8 +382,20 @@ def demo(as_json: JsonOpt = False) -> None:
                 "summary": summary.as_dict(),
                 "stored_rows": counts,
                 "illustrative_history": True,
-                "top_real_yield": [_opportunity_dict(o) for o in real[:10]],
-                "top_emission_farms": [_opportunity_dict(o) for o in farms[:5]],
+                "top_real_yield": [_opportunity_dict(o) for o in leaders],
+                "top_emission_farms": [_opportunity_dict(o) for o in farms],
+                "staking_real_rates": [
+                    {
+                        "network": p.network,
+                        "route": p.route,
+                        "net_apr_pct": p.net_apr_pct,
+                        "supply_inflation_pct": p.supply_inflation_pct,
+                        "real_net_reward_pct": 100 * p.real_net_reward_rate,
+                        "unbonding_days": p.unbonding_days,
+                        "source": p.source_name,
+                    }
+                    for p in staking
+                ],
             }
         )
         return
@@ -353,13 +403,13 @@ def demo(as_json: JsonOpt = False) -> None:
     console.rule(f"[bold]realyield demo - bundled snapshot as of {as_of}")
     console.print(
         f"{summary.count} opportunities on {len(summary.chains)} chains across "
-        f"{summary.protocols} protocols, {_fmt_usd(summary.tvl_usd)} TVL. "
-        f"TVL-weighted APY {_fmt_pct(summary.tvl_weighted_apy)}, of which base "
-        f"(fees, interest, staking) {_fmt_pct(summary.tvl_weighted_base_apy)}.",
+        f"{summary.protocols} protocols, {_fmt_usd(summary.tvl_usd)} TVL. TVL-weighted APY "
+        f"{_fmt_pct(summary.tvl_weighted_apy)}, of which base (fees, interest, staking) "
+        f"{_fmt_pct(summary.tvl_weighted_base_apy)}.",
         highlight=False,
     )
-    kinds = Table(title="By kind", title_justify="left")
-    for name in ("kind", "count", "TVL", "median APY", "paid as real yield"):
+    kinds = Table(title="By kind", title_justify="left", box=SIMPLE_HEAD)
+    for name in ("kind", "count", "TVL", "median APY", "paid as base yield"):
         kinds.add_column(name, justify="left" if name == "kind" else "right")
     for k in summary.kinds:
         kinds.add_row(
@@ -370,21 +420,24 @@ def demo(as_json: JsonOpt = False) -> None:
             "-" if k.base_share is None else f"{k.base_share:.0%}",
         )
     console.print(kinds)
+    console.print(_staking_table(staking))
     console.print(
-        _universe_table(real[:10], "Highest real (base) yield, TVL >= $10M, < 20% emissions")
+        _universe_table(
+            leaders,
+            "Highest base yield: TVL >= $10M, < 20% emissions, no impermanent loss",
+            "staking APY is nominal here; see the real rates above",
+        )
     )
+    console.print(_universe_table(farms, "Headline APY paid mostly in emissions (likely to fade)"))
     console.print(
-        _universe_table(farms[:5], "Headline APYs paid mostly in emissions (likely to fade)")
-    )
-    console.print(
-        f"{summary.above_100pct_apy} opportunities quote APY above 100% (screened out "
-        "of every index). Stored: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()),
+        f"{summary.above_100pct_apy} opportunities quote APY above 100%. Stored: "
+        + ", ".join(f"{v:,} {k}" for k, v in counts.items()),
         highlight=False,
     )
     console.print(
-        "[dim]Current APY/TVL/prices are approximations as of the snapshot date; "
-        "all histories in the snapshot are ILLUSTRATIVE (generated), not market data. "
-        "Run `realyield data refresh` for live data.[/]"
+        "[dim]Current APY/TVL/prices are approximations as of the snapshot date; all "
+        "histories in the snapshot are ILLUSTRATIVE (generated), not market data. Run "
+        "`realyield data refresh` for live data.[/]"
     )
 
 

@@ -120,13 +120,19 @@ def test_import_is_idempotent_and_point_in_time(engine: Engine, tmp_path: Path) 
     assert table_counts(engine)["opportunities"] == 2
     build.import_file(engine, new)
     latest = {o.id: o.apy for o in load_universe(engine)}
-    assert latest == {"p1": 8.0, "p2": 2.0}
-    past = {o.id: o.apy for o in load_universe(engine, UniverseQuery(as_of=date(2023, 12, 31)))}
+    assert latest == {"p1": 8.0}  # p2 was not listed for 159 days: it left the universe
+    everything = load_universe(engine, UniverseQuery(max_age_days=None))
+    assert {o.id: o.apy for o in everything} == {"p1": 8.0, "p2": 2.0}
+    dec31 = UniverseQuery(as_of=date(2023, 12, 31), max_age_days=None)
+    past = {o.id: o.apy for o in load_universe(engine, dec31)}
     assert past == {"p1": 3.0, "p2": 2.0}  # no look-ahead into the 2024 dump
-    assert load_universe(engine, UniverseQuery(as_of=date(2023, 1, 1))) == []
-    ranked = load_universe(engine, UniverseQuery(sort="apy"))
+    assert load_universe(engine, UniverseQuery(as_of=date(2023, 1, 1), max_age_days=None)) == []
+    ranked = load_universe(engine, UniverseQuery(sort="apy", max_age_days=None))
     assert [o.id for o in ranked] == ["p1", "p2"]
-    assert [o.id for o in load_universe(engine, UniverseQuery(min_tvl_usd=25))] == ["p1"]
+    assert [o.id for o in load_universe(engine, UniverseQuery(min_tvl_usd=15))] == ["p1"]
+    within = UniverseQuery(as_of=date(2023, 8, 20), max_age_days=30)
+    assert {o.id for o in load_universe(engine, within)} == {"p1", "p2"}
+    assert load_universe(engine, UniverseQuery(as_of=date(2023, 8, 26), max_age_days=30)) == []
 
 
 def test_history_frames_prefer_the_most_direct_source(engine: Engine, tmp_path: Path) -> None:
@@ -177,3 +183,19 @@ def test_clock_drives_run_timestamps(engine: Engine, tmp_path: Path) -> None:
     assert result.as_of == datetime(2030, 1, 2, tzinfo=UTC)
     (opp,) = load_universe(engine)
     assert opp.as_of == datetime(2030, 1, 2, tzinfo=UTC)  # undated dump: dated at import
+
+
+def test_snapshot_load_keeps_dead_pools_out_of_the_current_universe(engine: Engine) -> None:
+    from realyield.sources.snapshot import SNAPSHOT_AS_OF, load_snapshot
+
+    snap = load_snapshot()
+    assert build.load_snapshot(engine).status == "ok"
+    assert build.load_snapshot(engine).status == "unchanged"  # same version: not rewritten
+    current = load_universe(engine, UniverseQuery(sources=("snapshot",)))
+    assert {o.id for o in current} == {o.id for o in snap.opportunities}
+    dead = snap.delisted[0]
+    assert dead.id not in {o.id for o in current}
+    before_death = UniverseQuery(sources=("snapshot",), as_of=dead.as_of.date())
+    assert dead.id in {o.id for o in load_universe(engine, before_death)}
+    frame = apy_history_frame(engine, [dead.id])
+    assert frame["date"].max() <= dead.as_of.date() < SNAPSHOT_AS_OF.date()

@@ -51,14 +51,35 @@ DATA_FILES: Final = (
     "prices.csv.gz",
 )
 OPPORTUNITY_COLUMNS: Final = (
-    "id", "kind", "chain", "protocol", "symbol", "apy_base", "apy_reward", "apy", "tvl_usd",
-    "underlying", "reward_tokens", "exposure", "stablecoin", "il_risk", "lockup_days",
-    "audits", "launched",
+    "id",
+    "kind",
+    "chain",
+    "protocol",
+    "symbol",
+    "apy_base",
+    "apy_reward",
+    "apy",
+    "tvl_usd",
+    "underlying",
+    "reward_tokens",
+    "exposure",
+    "stablecoin",
+    "il_risk",
+    "lockup_days",
+    "audits",
+    "launched",
 )
 DELISTED_COLUMNS: Final = (*OPPORTUNITY_COLUMNS, "delisted", "reason")
 ASSET_COLUMNS: Final = (
-    "id", "symbol", "name", "category", "price_usd", "market_cap_usd", "circulating_supply",
-    "total_supply", "supply_inflation",
+    "id",
+    "symbol",
+    "name",
+    "category",
+    "price_usd",
+    "market_cap_usd",
+    "circulating_supply",
+    "total_supply",
+    "supply_inflation",
 )
 APY_HISTORY_COLUMNS: Final = ("opportunity_id", "date", "apy", "apy_base", "apy_reward", "tvl_usd")
 PRICE_COLUMNS: Final = ("asset_id", "date", "price_usd", "market_cap_usd", "volume_usd")
@@ -133,9 +154,7 @@ def _text(name: str, raw: bytes) -> str:
         raise DataError(f"snapshot {name}: not UTF-8 text (offset {exc.start})") from None
 
 
-def _rows(
-    name: str, text: str, columns: Sequence[str]
-) -> tuple[_Where, Iterator[list[str]]]:
+def _rows(name: str, text: str, columns: Sequence[str]) -> tuple[_Where, Iterator[list[str]]]:
     """Check the header and return a row iterator that keeps ``where.row`` current."""
     reader = csv.reader(io.StringIO(text, newline=""))
     where = _Where(name)
@@ -155,8 +174,7 @@ def _rows(
                 where.row += 1
                 if len(row) != width:
                     raise DataError(
-                        f"snapshot {name} row {where.row}: {len(row)} values for "
-                        f"{width} columns"
+                        f"snapshot {name} row {where.row}: {len(row)} values for {width} columns"
                     )
                 yield row
         except csv.Error as exc:
@@ -323,13 +341,16 @@ class _Days:
         return day
 
 
-def _check_order(where: _Where, key_name: str, previous: tuple[str, str],
-                 current: tuple[str, str]) -> None:
+def _check_order(
+    where: _Where, key_name: str, previous: tuple[str, str], current: tuple[str, str]
+) -> None:
     if current <= previous:
         problem = "repeats a day" if current == previous else "is out of order"
         raise where.error(
-            "date", current[1], f"{problem} for {key_name} {current[0]!r} "
-            "(rows must be sorted by id, then date, without duplicates)"
+            "date",
+            current[1],
+            f"{problem} for {key_name} {current[0]!r} "
+            "(rows must be sorted by id, then date, without duplicates)",
         )
 
 
@@ -368,8 +389,12 @@ def parse_apy_history(name: str, text: str, known_ids: set[str] | None = None) -
         except RecordError as exc:
             raise _record_error(where, exc) from exc
         except ValueError:
-            for field_name, raw in (("apy", apy), ("apy_base", base), ("apy_reward", reward),
-                                    ("tvl_usd", tvl)):
+            for field_name, raw in (
+                ("apy", apy),
+                ("apy_base", base),
+                ("apy_reward", reward),
+                ("tvl_usd", tvl),
+            ):
                 _number(where, field_name, raw)
             raise
     return out
@@ -409,8 +434,11 @@ def parse_prices(name: str, text: str, known_ids: set[str] | None = None) -> lis
         except RecordError as exc:
             raise _record_error(where, exc) from exc
         except ValueError:
-            for field_name, raw in (("price_usd", price), ("market_cap_usd", cap),
-                                    ("volume_usd", volume)):
+            for field_name, raw in (
+                ("price_usd", price),
+                ("market_cap_usd", cap),
+                ("volume_usd", volume),
+            ):
                 _number(where, field_name, raw)
             raise
     return out

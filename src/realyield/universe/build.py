@@ -161,28 +161,30 @@ def load_snapshot(
     """Load the bundled offline snapshot (skipped when this exact version is stored)."""
     from sqlalchemy import select
 
+    from realyield.sources.snapshot import SNAPSHOT_AS_OF, snapshot_version
     from realyield.sources.snapshot import load_snapshot as read_snapshot
-    from realyield.sources.snapshot import snapshot_version
 
     version = snapshot_version()
     with engine.connect() as conn:
         stored = conn.execute(
             select(schema.store_meta.c.value).where(schema.store_meta.c.key == "snapshot_version")
         ).scalar_one_or_none()
-    snap = read_snapshot()
     if stored == version and not force:
         return LoadResult(
             SNAPSHOT_SOURCE,
             "unchanged",
-            f"bundled snapshot {version} (as of {snap.as_of:%Y-%m-%d}) already stored",
-            as_of=snap.as_of,
+            f"bundled snapshot {version} (as of {SNAPSHOT_AS_OF:%Y-%m-%d}) already stored",
+            as_of=SNAPSHOT_AS_OF,
         )
     started = clock.now()
     if progress:
-        progress("bundled snapshot", 0, 1)
+        progress("reading bundled snapshot", 0, 2)
+    snap = read_snapshot()
+    if progress:
+        progress("storing bundled snapshot", 1, 2)
     batch = Batch(
         SNAPSHOT_SOURCE,
-        list(snap.opportunities),
+        [*snap.opportunities, *snap.delisted],
         list(snap.assets),
         list(snap.apy_history),
         list(snap.prices),
@@ -193,7 +195,7 @@ def load_snapshot(
     )
     written = write_batch(engine, batch, started=started, summary=report.as_dict())
     if progress:
-        progress("bundled snapshot", 1, 1)
+        progress("bundled snapshot stored", 2, 2)
     return LoadResult(
         SNAPSHOT_SOURCE,
         "ok",

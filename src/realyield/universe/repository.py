@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -39,6 +39,7 @@ class UniverseQuery:
     sources: tuple[str, ...] | None = None
     sort: str = "tvl"
     limit: int | None = None
+    max_age_days: int | None = 30
 
     def __post_init__(self) -> None:
         if self.kind is not None and self.kind not in OPPORTUNITY_KINDS:
@@ -47,6 +48,8 @@ class UniverseQuery:
             raise ConfigError(f"unknown sort {self.sort!r}; use one of {SORT_KEYS}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be a positive number, not {self.limit}")
+        if self.max_age_days is not None and self.max_age_days < 0:
+            raise ConfigError(f"max age must be >= 0 days, not {self.max_age_days}")
         if self.min_tvl_usd is not None and not self.min_tvl_usd >= 0:
             raise ConfigError(f"min TVL must be a non-negative number, not {self.min_tvl_usd}")
 
@@ -72,8 +75,23 @@ def default_sources(engine: Engine) -> tuple[str, ...]:
     return real or names
 
 
+def _newest_date(engine: Engine, sources: Sequence[str]) -> date | None:
+    t = schema.opportunities
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(func.max(t.c.as_of_date)).where(t.c.source.in_(sources))
+        ).scalar_one_or_none()
+    return as_date(value) if value is not None else None
+
+
 def load_universe(engine: Engine, query: UniverseQuery = UniverseQuery()) -> list[Opportunity]:
-    """The universe as of ``query.as_of`` (default: everything stored), filtered and sorted."""
+    """The universe as of ``query.as_of`` (default: the newest stored), filtered and sorted.
+
+    An opportunity whose newest record is more than ``query.max_age_days`` older than
+    the view's date (``as_of``, else the newest record of the chosen sources) has left
+    the universe: the pool died, was delisted, or its source stopped listing it. Such
+    records stay in the store for point-in-time views and backtests.
+    """
     t = schema.opportunities
     sources = query.sources if query.sources is not None else default_sources(engine)
     if not sources:
@@ -88,6 +106,10 @@ def load_universe(engine: Engine, query: UniverseQuery = UniverseQuery()) -> lis
         ranked = ranked.where(t.c.as_of_date <= query.as_of)
     sub = ranked.subquery()
     stmt = select(*[sub.c[c.name] for c in t.columns]).where(sub.c.rank == 1)
+    if query.max_age_days is not None:
+        reference = query.as_of or _newest_date(engine, sources)
+        if reference is not None:
+            stmt = stmt.where(sub.c.as_of_date >= reference - timedelta(days=query.max_age_days))
     if query.kind:
         stmt = stmt.where(sub.c.kind == query.kind)
     if query.chain:

@@ -105,3 +105,41 @@ def summarize(opps: Sequence[Opportunity]) -> UniverseSummary:
         ),
         above_100pct_apy=sum(1 for o in opps if o.apy is not None and o.apy > 100),
     )
+
+
+def real_yield_leaders(
+    opps: Sequence[Opportunity],
+    *,
+    min_tvl_usd: float = 10e6,
+    max_reward_share: float = 0.2,
+    max_apy: float = 100.0,
+    limit: int = 10,
+) -> list[Opportunity]:
+    """Highest base APY among deep, emission-light opportunities without IL exposure.
+
+    Why these filters: base APY on a volatile AMM pair is real fee income but is paid
+    for with impermanent loss, and a tiny pool's APY moves with one deposit; neither is
+    the steady income this list is meant to show.
+    """
+    picked = [
+        o
+        for o in opps
+        if o.tvl_usd is not None
+        and o.tvl_usd >= min_tvl_usd
+        and o.apy is not None
+        and o.apy <= max_apy
+        and o.il_risk is not True
+        and o.reward_share is not None
+        and o.reward_share <= max_reward_share
+    ]
+    picked.sort(key=lambda o: (o.apy_base or 0.0, o.tvl_usd or 0.0), reverse=True)
+    return picked[:limit]
+
+
+def emission_heavy(
+    opps: Sequence[Opportunity], *, min_reward_share: float = 0.5, limit: int = 5
+) -> list[Opportunity]:
+    """Opportunities whose headline APY is mostly token emissions, highest APY first."""
+    picked = [o for o in opps if o.reward_share is not None and o.reward_share >= min_reward_share]
+    picked.sort(key=lambda o: o.apy or 0.0, reverse=True)
+    return picked[:limit]
