@@ -133,11 +133,14 @@ def data_refresh(
     source: Annotated[
         str, typer.Option(help="defillama | coingecko | exchange | snapshot")
     ] = "defillama",
+    history: Annotated[
+        int, typer.Option(help="defillama: also fetch daily history of the N largest pools.")
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch fresh data from a live source (offline: keep stored data, else load the snapshot)."""
     with _session() as (settings, engine), _progress(not as_json) as progress:
-        result = build.refresh(engine, settings, source, progress=progress)
+        result = build.refresh(engine, settings, source, progress=progress, history_top=history)
     if as_json:
         _emit_json(result.as_dict())
     else:

@@ -199,3 +199,65 @@ def test_snapshot_load_keeps_dead_pools_out_of_the_current_universe(engine: Engi
     assert dead.id in {o.id for o in load_universe(engine, before_death)}
     frame = apy_history_frame(engine, [dead.id])
     assert frame["date"].max() <= dead.as_of.date() < SNAPSHOT_AS_OF.date()
+
+
+@respx.mock
+def test_history_for_largest_pools_and_a_failing_chart_is_skipped(
+    engine: Engine, settings: Settings
+) -> None:
+    respx.get(f"{LLAMA}/pools").mock(return_value=httpx.Response(200, json=pools_payload(4.0)))
+    steth = "747c1d2a-c668-4682-b9f9-296708a3dd90"  # the largest TVL in the payload
+    usdc = "aa70268e-4b52-42bf-a116-608b370f9501"  # the second largest
+    ok = respx.get(f"{LLAMA}/chart/{steth}").mock(return_value=httpx.Response(
+        200, json=contract("defillama/chart.json")))
+    missing = respx.get(f"{LLAMA}/chart/{usdc}").mock(return_value=httpx.Response(404))
+    result = build.refresh(engine, settings, "defillama", history_top=2)
+    assert result.status == "ok"
+    assert ok.call_count == 1 and missing.call_count == 1
+    assert result.report is not None and result.report.rejected["chart_failed"] == 1
+    frame = apy_history_frame(engine, [steth])
+    assert frame.height == 4 and frame["source"].unique().to_list() == ["defillama"]
+
+
+@respx.mock
+def test_coingecko_refresh_stores_assets_and_daily_prices(
+    engine: Engine, settings: Settings
+) -> None:
+    base = settings.coingecko_url
+    respx.get(f"{base}/coins/markets").mock(return_value=httpx.Response(
+        200, json=contract("coingecko/markets.json")))
+    respx.get(url__regex=rf"{base}/coins/[a-z0-9-]+/market_chart").mock(
+        return_value=httpx.Response(200, json=contract("coingecko/market_chart.json")))
+    few = Settings(home=settings.home, coingecko_ids=("bitcoin", "ethereum"))
+    with clock.freeze(datetime(2025, 7, 1, 6, tzinfo=UTC)):
+        result = build.refresh(engine, few, "coingecko")
+    assert result.status == "ok"
+    assert result.written == {"assets": 4, "prices": 10}
+    assert result.report is not None and result.report.stale == 0
+    frame = price_history_frame(engine, ["bitcoin"])
+    assert frame.height == 5 and frame["price_usd"][-1] == 60199.4011
+    from realyield.universe.repository import load_assets
+
+    assets = {a.id: a for a in load_assets(engine)}
+    assert assets["ethereum"].price_usd == 2486.41 and assets["usd-coin"].category == "stablecoin"
+
+
+def test_exchange_refresh_maps_symbols_to_asset_ids(engine: Engine, settings: Settings) -> None:
+    from realyield.core.model import PricePoint
+
+    class FakeExchange:
+        """Stands in for ExchangeClient (tested on recorded ccxt responses elsewhere)."""
+
+        def __init__(self) -> None:
+            self.asked: list[tuple[str, str]] = []
+
+        def daily_prices(self, symbol: str, asset_id: str, since: date) -> list[PricePoint]:
+            self.asked.append((symbol, asset_id))
+            return [PricePoint(asset_id, date(2024, 1, 1), 100.0)]
+
+    fake = FakeExchange()
+    few = Settings(home=settings.home, exchange_symbols=("BTC/USD", "XBT/USDT", "FOO/USD"))
+    result = build.refresh_exchange(engine, few, client=fake)
+    assert fake.asked == [("BTC/USD", "bitcoin"), ("XBT/USDT", "bitcoin"), ("FOO/USD", "foo")]
+    assert result.written == {"prices": 3}
+    assert price_history_frame(engine)["asset_id"].to_list() == ["bitcoin", "foo"]

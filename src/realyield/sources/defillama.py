@@ -10,12 +10,12 @@ repair is counted by reason in an ``IngestReport``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from realyield.core.errors import DataError, RecordError
+from realyield.core.errors import DataError, RecordError, SourceError, TemporarySourceError
 from realyield.core.model import ApyPoint, Opportunity
 from realyield.sources.classify import classify_project
 from realyield.sources.http import HttpSource
@@ -351,11 +351,21 @@ class DefiLlamaClient:
         """GET ``/chart/{pool}`` and parse it into daily points."""
         return parse_chart(self.http.get_json(f"/chart/{pool_id}"), pool_id, report=report)
 
-    def fetch_charts(
-        self, pool_ids: Iterable[str], *, report: IngestReport
-    ) -> dict[str, list[ApyPoint]]:
-        """Histories for several pools; one failing pool is counted, not fatal."""
-        out: dict[str, list[ApyPoint]] = {}
-        for pool_id in pool_ids:
-            out[pool_id] = self.fetch_chart(pool_id, report=report)
-        return out
+    def fetch_chart_or_skip(self, pool_id: str, *, report: IngestReport) -> list[ApyPoint]:
+        """One pool's history; a pool-specific failure is counted and skipped.
+
+        A 404 or a malformed payload concerns that pool only, so it is recorded as a
+        rejection (``chart_failed``) and the refresh goes on.
+
+        Raises:
+            SourceUnavailableError: the source itself went away (offline, circuit
+                open): the caller should abandon the whole refresh.
+            TemporarySourceError: timeouts/429/5xx persisted through every retry.
+        """
+        try:
+            return self.fetch_chart(pool_id, report=report)
+        except TemporarySourceError:
+            raise
+        except (SourceError, DataError) as exc:
+            report.reject(f"/chart/{pool_id}", "chart_failed", str(exc))
+            return []

@@ -212,26 +212,34 @@ def refresh_defillama(
     *,
     client: DefiLlamaClient | None = None,
     chart_pool_ids: Sequence[str] = (),
+    history_top: int = 0,
     progress: Progress | None = None,
 ) -> LoadResult:
-    """Fetch ``/pools`` (and optionally ``/chart`` for some pools) and store them."""
+    """Fetch ``/pools`` and store them, with ``/chart`` histories for some pools.
+
+    Histories are fetched for ``chart_pool_ids`` plus the ``history_top`` largest pools
+    by TVL. A pool whose chart fails on its own is counted and skipped; if the source
+    goes away mid-way, nothing is written (all or nothing).
+    """
     client = client or DefiLlamaClient(
         http_source(settings, "defillama", settings.defillama_yields_url),
         limits=Limits(settings.max_plausible_apy, settings.max_plausible_tvl_usd),
     )
     started = clock.now()
     report = IngestReport("defillama")
-    total = 1 + len(chart_pool_ids)
     if progress:
-        progress("defillama /pools", 0, total)
+        progress("defillama /pools", 0, 1 + len(chart_pool_ids) + history_top)
     batch = Batch("defillama")
     batch.opportunities = client.fetch_pools(
         as_of=started, report=report, stale_after_hours=settings.stale_after_hours
     )
+    largest = sorted(batch.opportunities, key=lambda o: o.tvl_usd or 0.0, reverse=True)
+    chart_pool_ids = list(dict.fromkeys([*chart_pool_ids, *(o.id for o in largest[:history_top])]))
+    total = 1 + len(chart_pool_ids)
     for done, pool_id in enumerate(chart_pool_ids, start=1):
         if progress:
             progress(f"defillama /chart {pool_id[:8]}", done, total)
-        batch.apy_history.extend(client.fetch_chart(pool_id, report=report))
+        batch.apy_history.extend(client.fetch_chart_or_skip(pool_id, report=report))
     if progress:
         progress("defillama", total, total)
     written = write_batch(engine, batch, started=started, summary=report.as_dict())
@@ -308,7 +316,12 @@ def refresh_exchange(
 
 
 def refresh(
-    engine: Engine, settings: Settings, source: str, *, progress: Progress | None = None
+    engine: Engine,
+    settings: Settings,
+    source: str,
+    *,
+    progress: Progress | None = None,
+    history_top: int = 0,
 ) -> LoadResult:
     """Refresh one source; offline or failing sources keep the stored data.
 
@@ -327,7 +340,8 @@ def refresh(
     runner = runners[source]
     started = clock.now()
     try:
-        return runner(engine, settings, progress=progress)
+        extra = {"history_top": history_top} if source == "defillama" else {}
+        return runner(engine, settings, progress=progress, **extra)
     except (SourceUnavailableError, TemporarySourceError) as exc:
         status, message = "offline", f"{source} unreachable: {exc}"
     except (SourceError, DataError) as exc:
