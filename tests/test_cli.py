@@ -24,11 +24,13 @@ def run_json(*args: str) -> object:
 
 def test_import_then_universe_filters_and_sorts(settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "pools_2024-05-01.csv"
-    path.write_text("chain,project,symbol,apy,apyBase,apyReward,tvlUsd,pool\n"
-                    "Ethereum,aave-v3,USDC,5,5,0,2000000,a\n"
-                    "Ethereum,aave-v3,DAI,7,6,1,500000,b\n"
-                    "Arbitrum,uniswap-v3,WETH-USDC,30,30,0,9000000,c\n"
-                    "Arbitrum,uniswap-v3,BAD,x,1,1,1,d\n")
+    path.write_text(
+        "chain,project,symbol,apy,apyBase,apyReward,tvlUsd,pool\n"
+        "Ethereum,aave-v3,USDC,5,5,0,2000000,a\n"
+        "Ethereum,aave-v3,DAI,7,6,1,500000,b\n"
+        "Arbitrum,uniswap-v3,WETH-USDC,30,30,0,9000000,c\n"
+        "Arbitrum,uniswap-v3,BAD,x,1,1,1,d\n"
+    )
     out = run_json("data", "import", str(path))
     assert out["status"] == "ok" and out["report"]["rejected"] == {"not_a_number": 1}
     assert out["report"]["problems"][0]["where"] == "row 5"
@@ -60,7 +62,8 @@ def test_offline_refresh_on_empty_store_falls_back_to_snapshot(
 ) -> None:
     monkeypatch.setenv("REALYIELD_HTTP_MAX_ATTEMPTS", "1")
     respx.get(url__startswith="https://yields.llama.fi").mock(
-        side_effect=httpx.ConnectError("offline"))
+        side_effect=httpx.ConnectError("offline")
+    )
     out = run_json("data", "refresh", "--source", "defillama")
     assert out["status"] == "offline"
     assert out["fallback"]["source"] == "snapshot" and out["fallback"]["status"] == "ok"

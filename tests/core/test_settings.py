@@ -58,7 +58,11 @@ def test_clock_freeze_requires_aware_time() -> None:
 
 
 def test_database_password_is_masked_in_repr(tmp_path: Path) -> None:
-    s = load_settings({"REALYIELD_HOME": str(tmp_path),
-                       "REALYIELD_DATABASE_URL": "postgresql://ry:hunter2@db.local/ry"})
+    s = load_settings(
+        {
+            "REALYIELD_HOME": str(tmp_path),
+            "REALYIELD_DATABASE_URL": "postgresql://ry:hunter2@db.local/ry",
+        }
+    )
     assert s.database_url.endswith("hunter2@db.local/ry")
     assert "hunter2" not in repr(s) and "postgresql://ry:***@db.local/ry" in repr(s)

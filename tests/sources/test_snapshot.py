@@ -89,7 +89,8 @@ def test_universe_size_chains_and_kinds(snap: Snapshot) -> None:
 
 def test_stablecoin_lending_on_aave_and_compound(snap: Snapshot) -> None:
     stable_lending = [
-        o for o in snap.opportunities
+        o
+        for o in snap.opportunities
         if o.kind == "lending" and o.stablecoin and o.protocol.startswith(("aave", "compound"))
     ]
     assert len({o.chain for o in stable_lending}) >= 5
@@ -115,8 +116,11 @@ def test_staking_rows_follow_the_staking_table(snap: Snapshot) -> None:
     staking = [o for o in snap.opportunities if o.kind == "staking"]
     assert len(staking) == len(direct)
     for p in table:
-        match = [o for o in snap.opportunities
-                 if o.underlying == (p.asset_id,) and o.kind in ("staking", "liquid_staking")]
+        match = [
+            o
+            for o in snap.opportunities
+            if o.underlying == (p.asset_id,) and o.kind in ("staking", "liquid_staking")
+        ]
         assert len(match) == 1, p.asset_id
         opp = match[0]
         assert opp.kind == ("liquid_staking" if p.route == "liquid" else "staking")
@@ -126,8 +130,11 @@ def test_staking_rows_follow_the_staking_table(snap: Snapshot) -> None:
 
 
 def test_high_emission_farms_and_small_pools(snap: Snapshot) -> None:
-    farms = [o for o in snap.opportunities
-             if o.apy is not None and o.apy >= 30 and (o.reward_share or 0) > 0.5]
+    farms = [
+        o
+        for o in snap.opportunities
+        if o.apy is not None and o.apy >= 30 and (o.reward_share or 0) > 0.5
+    ]
     assert len(farms) >= 10
     assert sum(1 for o in snap.opportunities if (o.apy or 0) > 100) >= 3
     assert sum(1 for o in snap.opportunities if (o.tvl_usd or 0) < 1e6) >= 3
@@ -137,15 +144,19 @@ def test_apy_is_base_plus_reward_everywhere(snap: Snapshot) -> None:
     for o in [*snap.opportunities, *snap.delisted]:
         assert o.apy is not None and o.apy_base is not None and o.apy_reward is not None
         assert round(o.apy_base + o.apy_reward, 4) == round(o.apy, 4), o.id
-    bad = [p for p in snap.apy_history
-           if round((p.apy_base or 0) + (p.apy_reward or 0), 4) != round(p.apy or 0, 4)]
+    bad = [
+        p
+        for p in snap.apy_history
+        if round((p.apy_base or 0) + (p.apy_reward or 0), 4) != round(p.apy or 0, 4)
+    ]
     assert bad == []
 
 
 def test_every_asset_used_is_described(snap: Snapshot) -> None:
     asset_ids = {a.id for a in snap.assets}
-    used = {a for o in [*snap.opportunities, *snap.delisted]
-            for a in (*o.underlying, *o.reward_tokens)}
+    used = {
+        a for o in [*snap.opportunities, *snap.delisted] for a in (*o.underlying, *o.reward_tokens)
+    }
     assert used <= asset_ids
     stables = {a.id for a in snap.assets if a.category == "stablecoin"}
     assert {"usd-coin", "tether", "dai"} <= stables
@@ -204,8 +215,11 @@ def test_prices_cover_every_underlying_over_its_history(
         start, end = history[o.id][0].date, history[o.id][-1].date
         for asset_id in o.underlying:
             series = prices[asset_id]
-            missing = [start + timedelta(days=i) for i in range((end - start).days + 1)
-                       if start + timedelta(days=i) not in series]
+            missing = [
+                start + timedelta(days=i)
+                for i in range((end - start).days + 1)
+                if start + timedelta(days=i) not in series
+            ]
             assert missing == [], f"{o.id}: no {asset_id} price on {missing[:3]}"
 
 
@@ -223,8 +237,7 @@ def test_usdc_depeg_is_visible(prices: dict[str, dict[date, PricePoint]]) -> Non
     window = [usdc[date(2023, 3, d)].price_usd for d in range(10, 15)]
     assert 0.85 <= min(window) <= 0.97
     assert usdc[date(2023, 3, 14)].price_usd > 0.995  # recovered within days
-    calm = [p.price_usd for d, p in usdc.items()
-            if not date(2023, 3, 5) <= d <= date(2023, 3, 20)]
+    calm = [p.price_usd for d, p in usdc.items() if not date(2023, 3, 5) <= d <= date(2023, 3, 20)]
     assert min(calm) > 0.99 and max(calm) < 1.01
 
 
@@ -307,8 +320,10 @@ def test_each_load_returns_fresh_lists() -> None:
 # --- the loader's guards ---------------------------------------------------------------------
 
 OPP_HEADER = ",".join(snap_mod.OPPORTUNITY_COLUMNS)
-OPP_ROW = ("aave-v3:ethereum:usdc,lending,Ethereum,aave-v3,USDC,4.1,0,4.1,1850000000,usd-coin,,"
-           "single,true,false,0,6,2023-01-27")
+OPP_ROW = (
+    "aave-v3:ethereum:usdc,lending,Ethereum,aave-v3,USDC,4.1,0,4.1,1850000000,usd-coin,,"
+    "single,true,false,0,6,2023-01-27"
+)
 
 
 def _opp_with(column: str, value: str) -> str:
@@ -319,9 +334,16 @@ def _opp_with(column: str, value: str) -> str:
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("apy_base", "abc"), ("apy", "9.9"), ("tvl_usd", "nan"), ("tvl_usd", "-5"),
-     ("kind", "farming"), ("stablecoin", "yes"), ("launched", "2023-13-01"),
-     ("audits", "many")],
+    [
+        ("apy_base", "abc"),
+        ("apy", "9.9"),
+        ("tvl_usd", "nan"),
+        ("tvl_usd", "-5"),
+        ("kind", "farming"),
+        ("stablecoin", "yes"),
+        ("launched", "2023-13-01"),
+        ("audits", "many"),
+    ],
 )
 def test_malformed_opportunity_names_file_row_and_field(column: str, value: str) -> None:
     text = "\n".join([OPP_HEADER, OPP_ROW.replace("usdc", "usdt"), _opp_with(column, value)])

@@ -19,11 +19,23 @@ from realyield.sources.staking import (
 )
 
 NATIVE_NETWORKS = {
-    "ethereum", "solana", "cardano", "polkadot", "cosmos", "avalanche-2", "near", "tron",
-    "matic-network", "binancecoin",
+    "ethereum",
+    "solana",
+    "cardano",
+    "polkadot",
+    "cosmos",
+    "avalanche-2",
+    "near",
+    "tron",
+    "matic-network",
+    "binancecoin",
 }
 LIQUID_TOKENS = {
-    "staked-ether", "rocket-pool-eth", "coinbase-wrapped-staked-eth", "jito-staked-sol", "msol",
+    "staked-ether",
+    "rocket-pool-eth",
+    "coinbase-wrapped-staked-eth",
+    "jito-staked-sol",
+    "msol",
 }
 
 GOOD_ROW = (
@@ -34,10 +46,20 @@ GOOD_ROW = (
 
 def params(**changes: object) -> StakingParams:
     base = StakingParams(
-        network="solana", asset_id="solana", symbol="SOL", route="delegated",
-        provider="validator", nominal_apr_pct=7.0, supply_inflation_pct=4.5,
-        unbonding_days=2.5, min_stake=0.0023, min_stake_unit="SOL", slashing=False,
-        protocol_fee_pct=0.0, as_of=date(2025, 6, 30), source_name="stakingrewards.com",
+        network="solana",
+        asset_id="solana",
+        symbol="SOL",
+        route="delegated",
+        provider="validator",
+        nominal_apr_pct=7.0,
+        supply_inflation_pct=4.5,
+        unbonding_days=2.5,
+        min_stake=0.0023,
+        min_stake_unit="SOL",
+        slashing=False,
+        protocol_fee_pct=0.0,
+        as_of=date(2025, 6, 30),
+        source_name="stakingrewards.com",
         source_url="https://www.stakingrewards.com/asset/solana",
     )
     return replace(base, **changes)  # type: ignore[arg-type]

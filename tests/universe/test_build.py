@@ -208,8 +208,9 @@ def test_history_for_largest_pools_and_a_failing_chart_is_skipped(
     respx.get(f"{LLAMA}/pools").mock(return_value=httpx.Response(200, json=pools_payload(4.0)))
     steth = "747c1d2a-c668-4682-b9f9-296708a3dd90"  # the largest TVL in the payload
     usdc = "aa70268e-4b52-42bf-a116-608b370f9501"  # the second largest
-    ok = respx.get(f"{LLAMA}/chart/{steth}").mock(return_value=httpx.Response(
-        200, json=contract("defillama/chart.json")))
+    ok = respx.get(f"{LLAMA}/chart/{steth}").mock(
+        return_value=httpx.Response(200, json=contract("defillama/chart.json"))
+    )
     missing = respx.get(f"{LLAMA}/chart/{usdc}").mock(return_value=httpx.Response(404))
     result = build.refresh(engine, settings, "defillama", history_top=2)
     assert result.status == "ok"
@@ -224,10 +225,12 @@ def test_coingecko_refresh_stores_assets_and_daily_prices(
     engine: Engine, settings: Settings
 ) -> None:
     base = settings.coingecko_url
-    respx.get(f"{base}/coins/markets").mock(return_value=httpx.Response(
-        200, json=contract("coingecko/markets.json")))
+    respx.get(f"{base}/coins/markets").mock(
+        return_value=httpx.Response(200, json=contract("coingecko/markets.json"))
+    )
     respx.get(url__regex=rf"{base}/coins/[a-z0-9-]+/market_chart").mock(
-        return_value=httpx.Response(200, json=contract("coingecko/market_chart.json")))
+        return_value=httpx.Response(200, json=contract("coingecko/market_chart.json"))
+    )
     few = Settings(home=settings.home, coingecko_ids=("bitcoin", "ethereum"))
     with clock.freeze(datetime(2025, 7, 1, 6, tzinfo=UTC)):
         result = build.refresh(engine, few, "coingecko")
