@@ -47,8 +47,10 @@ from typing import Any
 
 import numpy as np
 
+from realyield.sources.snapshot import DELISTED_COLUMNS, OPPORTUNITY_COLUMNS, SNAPSHOT_AS_OF
+
 SEED = 20250630
-AS_OF = date(2025, 6, 30)
+AS_OF = SNAPSHOT_AS_OF.date()
 HIST_START = date(2022, 7, 1)
 N_DAYS = (AS_OF - HIST_START).days + 1
 REPO = Path(__file__).resolve().parents[1]
@@ -59,26 +61,6 @@ PRICE_SIG = 5
 TVL_SIG = 4
 VOLUME_SIG = 3
 
-OPPORTUNITY_COLUMNS = (
-    "id",
-    "kind",
-    "chain",
-    "protocol",
-    "symbol",
-    "apy_base",
-    "apy_reward",
-    "apy",
-    "tvl_usd",
-    "underlying",
-    "reward_tokens",
-    "exposure",
-    "stablecoin",
-    "il_risk",
-    "lockup_days",
-    "audits",
-    "launched",
-)
-DELISTED_COLUMNS = (*OPPORTUNITY_COLUMNS, "delisted", "reason")
 ASSET_COLUMNS = (
     "id",
     "symbol",

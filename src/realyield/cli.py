@@ -264,11 +264,11 @@ def _universe_table(opps: list[Opportunity], title: str, caption: str | None = N
         box=SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column("opportunity", overflow="ellipsis", no_wrap=True, width=24)
+    table.add_column("opportunity", overflow="ellipsis", no_wrap=True, width=22)
     table.add_column("chain", overflow="ellipsis", no_wrap=True, width=9)
     table.add_column("kind", no_wrap=True, width=6)
     for name in ("APY", "base", "reward", "TVL"):
-        table.add_column(name, justify="right", no_wrap=True, width=7)
+        table.add_column(name, justify="right", no_wrap=True, width=8)
     for o in opps:
         table.add_row(
             f"{o.protocol} {o.symbol}",

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, Table, case, func, select
 
 from realyield.core.errors import ConfigError
 from realyield.core.model import OPPORTUNITY_KINDS, Asset, Opportunity
@@ -175,6 +175,28 @@ def _best_source_per_day(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     )
 
 
+def _history_frame(
+    engine: Engine,
+    table: Table,
+    key: str,
+    frame_schema: dict[str, Any],
+    ids: Sequence[str] | None,
+    start: date | None,
+    end: date | None,
+) -> pl.DataFrame:
+    stmt = select(table)
+    if ids is not None:
+        stmt = stmt.where(table.c[key].in_(list(ids)))
+    if start is not None:
+        stmt = stmt.where(table.c.date >= start)
+    if end is not None:
+        stmt = stmt.where(table.c.date <= end)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=frame_schema, orient="row")
+    return _best_source_per_day(frame, key)
+
+
 def apy_history_frame(
     engine: Engine,
     ids: Sequence[str] | None = None,
@@ -183,18 +205,7 @@ def apy_history_frame(
     end: date | None = None,
 ) -> pl.DataFrame:
     """Daily APY/TVL history as a long frame (id, date, ...), one source per (id, date)."""
-    t = schema.apy_history
-    stmt = select(t)
-    if ids is not None:
-        stmt = stmt.where(t.c.id.in_(list(ids)))
-    if start is not None:
-        stmt = stmt.where(t.c.date >= start)
-    if end is not None:
-        stmt = stmt.where(t.c.date <= end)
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    frame = pl.DataFrame([tuple(r) for r in rows], schema=_APY_SCHEMA, orient="row")
-    return _best_source_per_day(frame, "id")
+    return _history_frame(engine, schema.apy_history, "id", _APY_SCHEMA, ids, start, end)
 
 
 def price_history_frame(
@@ -205,18 +216,7 @@ def price_history_frame(
     end: date | None = None,
 ) -> pl.DataFrame:
     """Daily prices as a long frame (asset_id, date, price_usd, ...), one source a day."""
-    t = schema.prices
-    stmt = select(t)
-    if asset_ids is not None:
-        stmt = stmt.where(t.c.asset_id.in_(list(asset_ids)))
-    if start is not None:
-        stmt = stmt.where(t.c.date >= start)
-    if end is not None:
-        stmt = stmt.where(t.c.date <= end)
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    frame = pl.DataFrame([tuple(r) for r in rows], schema=_PRICE_SCHEMA, orient="row")
-    return _best_source_per_day(frame, "asset_id")
+    return _history_frame(engine, schema.prices, "asset_id", _PRICE_SCHEMA, asset_ids, start, end)
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
