@@ -443,7 +443,12 @@ def test_ccxt_errors_are_translated_and_only_temporary_ones_retried(
         "binance: fetch daily OHLCV of BTC/USDT from 2024-01-01T00:00:00+00:00 failed"
     )
     assert "What to do:" in message
-    if retried:
+    if retried and expected is SourceUnavailableError:
+        # unreachable or down: tried twice (core.retry.UNREACHABLE_ATTEMPTS), not three times
+        assert len(server.calls(KLINES)) == 2
+        assert sleeps == [0.5]
+        assert "(attempt 2 of 3)" in message
+    elif retried:
         assert len(server.calls(KLINES)) == 3
         assert sleeps == [0.5, 1.0]
         assert "(attempt 3 of 3)" in message

@@ -19,11 +19,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 import ccxt
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from realyield.core import clock
 from realyield.core.errors import ConfigError, DataError, SourceError, TemporarySourceError
 from realyield.core.model import PricePoint
+from realyield.core.retry import stop_policy
 from realyield.exchange.candles import USD_QUOTES, Candle, candle_from_row, day_start_ms
 from realyield.exchange.translate import credential_values, has_credentials, translate_error
 
@@ -258,7 +259,7 @@ class ExchangeClient:
                 ) from exc
 
         retrying = Retrying(
-            stop=stop_after_attempt(self._max_attempts),
+            stop=stop_policy(self._max_attempts),
             wait=wait_exponential(multiplier=self._backoff_s, max=self._max_backoff_s),
             retry=retry_if_exception_type(TemporarySourceError),
             sleep=self._sleep,

@@ -29,7 +29,6 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    stop_after_attempt,
 )
 
 from realyield.core import clock
@@ -39,6 +38,7 @@ from realyield.core.errors import (
     SourceUnavailableError,
     TemporarySourceError,
 )
+from realyield.core.retry import stop_policy
 
 Sleep = Callable[[float], None]
 Monotonic = Callable[[], float]
@@ -187,7 +187,7 @@ class HttpSource:
         if self.client is None:
             self.client = httpx.Client(
                 timeout=httpx.Timeout(self.timeout_s),
-                headers={"User-Agent": "realyield/0.1 (+https://github.com/realyield)"},
+                headers={"User-Agent": "realyield/0.1"},
                 follow_redirects=True,
             )
 
@@ -210,7 +210,7 @@ class HttpSource:
         """
         self.breaker.check(self.name)
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop_policy(self.max_attempts),
             retry=retry_if_exception_type(TemporarySourceError),
             wait=self._wait,
             sleep=self.sleep,

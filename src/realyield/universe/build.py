@@ -347,7 +347,7 @@ def refresh(
     except (SourceError, DataError) as exc:
         status, message = "failed", f"{source} failed: {exc}"
     _note_failed_run(engine, source, started, status, message)
-    result = LoadResult(source, status, message + "; the last stored data is kept")
+    result = LoadResult(source, status, message.rstrip(". ") + "; the last stored data is kept")
     if not stored_sources(engine):
         result.fallback = load_snapshot(engine)
         result.message += (
