@@ -45,7 +45,12 @@ def usdc_apy(engine: Engine) -> float | None:
 def test_refresh_stores_pools_and_reports_rejections(engine: Engine, settings: Settings) -> None:
     respx.get(f"{LLAMA}/pools").mock(return_value=httpx.Response(200, json=pools_payload(4.0)))
     result = build.refresh(engine, settings, "defillama")
-    assert result.status == "ok" and result.written == {"opportunities": 5}
+    assert result.status == "ok" and result.written == {"opportunities": 5 + 10}
+    staking = load_universe(engine, UniverseQuery(sources=("staking",), kind="staking"))
+    assert len(staking) == 10  # native routes from the packaged staking table
+    atom = {o.id: o for o in staking}["native-staking:cosmos:atom"]
+    assert atom.lockup_days == 21 and atom.apy_reward == 0.0
+    assert atom.meta["parameters_as_of"] == "2025-06-30" and atom.meta["supply_inflation_pct"] > 0
     assert result.report is not None and result.report.rejected_total == 5
     assert usdc_apy(engine) == 4.0
     with engine.connect() as conn:
@@ -243,6 +248,9 @@ def test_coingecko_refresh_stores_assets_and_daily_prices(
 
     assets = {a.id: a for a in load_assets(engine)}
     assert assets["ethereum"].price_usd == 2486.41 and assets["usd-coin"].category == "stablecoin"
+    # supply inflation merged in from the staking table (fraction a year)
+    assert assets["ethereum"].supply_inflation == pytest.approx(0.007)
+    assert assets["bitcoin"].supply_inflation is None
 
 
 def test_exchange_refresh_maps_symbols_to_asset_ids(engine: Engine, settings: Settings) -> None:

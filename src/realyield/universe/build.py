@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from realyield.sources.coingecko import CoinGeckoClient
 from realyield.sources.defillama import DefiLlamaClient, Limits
 from realyield.sources.http import CircuitBreaker, HttpSource, TokenBucket
 from realyield.sources.sanitize import IngestReport
+from realyield.sources.staking import load_staking_params, staking_opportunities
 from realyield.store import records, schema
 from realyield.universe.repository import SNAPSHOT_SOURCE, stored_sources
 
@@ -233,6 +234,9 @@ def refresh_defillama(
     batch.opportunities = client.fetch_pools(
         as_of=started, report=report, stale_after_hours=settings.stale_after_hours
     )
+    # DeFiLlama lists liquid staking but not native staking: add the routes from the
+    # packaged staking table so a live universe covers every kind.
+    batch.opportunities.extend(staking_opportunities(load_staking_params(), as_of=started))
     largest = sorted(batch.opportunities, key=lambda o: o.tvl_usd or 0.0, reverse=True)
     chart_pool_ids = list(dict.fromkeys([*chart_pool_ids, *(o.id for o in largest[:history_top])]))
     total = 1 + len(chart_pool_ids)
@@ -244,7 +248,13 @@ def refresh_defillama(
         progress("defillama", total, total)
     written = write_batch(engine, batch, started=started, summary=report.as_dict())
     return LoadResult(
-        "defillama", "ok", f"{len(batch.opportunities)} pools", report, written, started
+        "defillama",
+        "ok",
+        f"{report.accepted} pools + {len(batch.opportunities) - report.accepted} native "
+        "staking routes (staking table)",
+        report,
+        written,
+        started,
     )
 
 
@@ -269,7 +279,11 @@ def refresh_coingecko(
     batch = Batch("coingecko")
     if progress:
         progress("coingecko markets", 0, total)
-    batch.assets = client.fetch_markets(ids, as_of=started, report=report)
+    inflation = {p.asset_id: p.supply_inflation_pct / 100 for p in load_staking_params()}
+    batch.assets = [
+        replace(a, supply_inflation=inflation[a.id]) if a.id in inflation else a
+        for a in client.fetch_markets(ids, as_of=started, report=report)
+    ]
     for done, coin_id in enumerate(ids, start=1):
         if progress:
             progress(f"coingecko history {coin_id}", done, total)
