@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from realyield.core.errors import DataError
 from realyield.sources import files
@@ -274,3 +276,48 @@ def test_every_real_price_file_imports_with_utc_dates(shared_data: Path) -> None
         shared_data / "prices/coingecko_2023-08_2024-08/ethereum.csv"
     )
     assert chained[0].date == date(2023, 8, 12) and report.duplicates == 1
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(content=st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
+def test_any_bytes_either_import_or_raise_data_error(tmp_path: Path, content: bytes) -> None:
+    """Garbage never escapes as a crash: a result, or a DataError saying what was wrong."""
+    for name, reader in (
+        ("x.csv", files.import_pools),
+        ("y.csv", files.import_prices),
+        ("z.csv", files.import_apy_history),
+    ):
+        path = tmp_path / name
+        path.write_bytes(content)
+        try:
+            reader(path)  # type: ignore[operator]
+        except DataError as exc:
+            assert str(path) in str(exc) or "apy_unit" in str(exc)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(st.text(max_size=12), st.text(max_size=8), st.text(max_size=8)), max_size=20
+    )
+)
+def test_garbage_cells_are_rejected_per_row_never_raised(
+    tmp_path: Path, rows: list[tuple[str, str, str]]
+) -> None:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["pool", "apy", "tvlUsd"])
+    writer.writerows(rows)
+    path = tmp_path / "g.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    opps, report = files.import_pools(path)
+    assert report.accepted == len(opps)
+    assert all(o.apy is None or o.apy >= 0 for o in opps)
+    assert all(o.tvl_usd is None or o.tvl_usd >= 0 for o in opps)
