@@ -1,0 +1,26 @@
+"""The ``realyield`` command line: a thin layer over the library's functions.
+
+Every command that prints data takes ``--json`` so scripts and tests can read it.
+Errors from the library (``RealyieldError``) are printed as one clear line and exit
+with status 1 (2 for configuration mistakes); nothing else is caught.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from realyield.cli import data, scores, universe
+
+app = typer.Typer(
+    help="realyield: sustainable crypto income, with data anyone can check.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.data_app, name="data")
+app.command("universe")(universe.universe)
+app.command("demo")(universe.demo)
+app.command("screen")(scores.screen)
+app.command("explain")(scores.explain)
+app.add_typer(scores.model_app, name="model")
+
+__all__ = ["app"]

@@ -1,0 +1,179 @@
+"""Shared pieces of the command line: the session (settings + store), progress bars,
+JSON output, error handling and number formatting. Commands stay thin: they parse
+options, call library functions and print.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.box import SIMPLE_HEAD
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from realyield.core.errors import ConfigError, RealyieldError
+from realyield.core.model import Opportunity
+from realyield.core.settings import Settings, load_settings
+from realyield.store.engine import open_store
+from realyield.universe import build
+
+console = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def fail(exc: RealyieldError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(2 if isinstance(exc, ConfigError) else 1)
+
+
+@contextmanager
+def session() -> Iterator[tuple[Settings, Engine]]:
+    try:
+        settings = load_settings()
+        engine = open_store(settings)
+    except RealyieldError as exc:
+        raise fail(exc) from exc
+    try:
+        yield settings, engine
+    except RealyieldError as exc:
+        raise fail(exc) from exc
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def progress_bar(enabled: bool, *, transient: bool = False) -> Iterator[build.Progress | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=transient) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(description: str, done: int, total: int) -> None:
+            key = "main"
+            if key not in tasks:
+                tasks[key] = bar.add_task(description, total=total)
+            bar.update(tasks[key], description=description, completed=done, total=total)
+
+        yield update
+
+
+def emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def print_result(result: build.LoadResult) -> None:
+    colour = {"ok": "green", "unchanged": "cyan", "offline": "yellow"}.get(result.status, "red")
+    console.print(
+        f"[bold {colour}]{result.source}: {result.status}[/] - {result.message}", highlight=False
+    )
+    report = result.report
+    if report is not None:
+        console.print(
+            f"  fetched/read {report.rows_seen:,} rows, accepted {report.accepted:,}, "
+            f"rejected {report.rejected_total:,}, stale {report.stale:,}, "
+            f"duplicates resolved {report.duplicates:,}",
+            highlight=False,
+        )
+        for reason, count in report.rejected.most_common():
+            console.print(f"    rejected {count:,} x {reason}", highlight=False)
+        for reason, count in report.repaired.most_common():
+            console.print(f"    repaired {count:,} x {reason}", highlight=False)
+        for problem in report.problems[:5]:
+            console.print(
+                f"    e.g. {problem.where}: {problem.reason} ({problem.detail})", highlight=False
+            )
+    if result.written:
+        console.print(
+            "  stored " + ", ".join(f"{v:,} {k}" for k, v in result.written.items()),
+            highlight=False,
+        )
+    if result.fallback is not None:
+        print_result(result.fallback)
+
+
+def opportunity_dict(o: Opportunity) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "kind": o.kind,
+        "chain": o.chain,
+        "protocol": o.protocol,
+        "symbol": o.symbol,
+        "apy": o.apy,
+        "apy_base": o.apy_base,
+        "apy_reward": o.apy_reward,
+        "tvl_usd": o.tvl_usd,
+        "exposure": o.exposure,
+        "stablecoin": o.stablecoin,
+        "il_risk": o.il_risk,
+        "lockup_days": o.lockup_days,
+        "underlying": list(o.underlying),
+        "reward_tokens": list(o.reward_tokens),
+        "source": o.source,
+        "as_of": o.as_of.isoformat(),
+    }
+
+
+def fmt_usd(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            scaled = value / size
+            return f"${scaled:,.0f}{unit}" if abs(scaled) >= 100 else f"${scaled:,.1f}{unit}"
+    return f"${value:,.0f}"
+
+
+def fmt_pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}%"
+
+
+_KIND_SHORT = {
+    "staking": "stake",
+    "liquid_staking": "LST",
+    "lending": "lend",
+    "liquidity": "LP",
+    "vault": "vault",
+}
+
+
+def universe_table(opps: list[Opportunity], title: str, caption: str | None = None) -> Table:
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+        box=SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("opportunity", overflow="ellipsis", no_wrap=True, width=22)
+    table.add_column("chain", overflow="ellipsis", no_wrap=True, width=9)
+    table.add_column("kind", no_wrap=True, width=6)
+    for name in ("APY", "base", "reward", "TVL"):
+        table.add_column(name, justify="right", no_wrap=True, width=8)
+    for o in opps:
+        table.add_row(
+            f"{o.protocol} {o.symbol}",
+            o.chain,
+            _KIND_SHORT.get(o.kind, o.kind),
+            fmt_pct(o.apy),
+            fmt_pct(o.apy_base),
+            fmt_pct(o.apy_reward),
+            fmt_usd(o.tvl_usd),
+        )
+    return table

@@ -1,0 +1,106 @@
+"""``realyield data``: refresh live sources, import files, inspect the store."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from realyield.cli.common import (
+    JsonOpt,
+    console,
+    emit_json,
+    fail,
+    print_result,
+    progress_bar,
+    session,
+)
+from realyield.core.errors import ConfigError
+from realyield.universe import build
+from realyield.universe.repository import stored_sources, table_counts
+
+data_app = typer.Typer(help="Fetch, import and inspect stored data.", no_args_is_help=True)
+
+
+@data_app.command("refresh")
+def data_refresh(
+    source: Annotated[
+        str, typer.Option(help="defillama | coingecko | exchange | snapshot")
+    ] = "defillama",
+    history: Annotated[
+        int, typer.Option(help="defillama: also fetch daily history of the N largest pools.")
+    ] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch fresh data from a live source (offline: keep stored data, else load the snapshot)."""
+    with session() as (settings, engine), progress_bar(not as_json) as progress:
+        result = build.refresh(engine, settings, source, progress=progress, history_top=history)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        print_result(result)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+@data_app.command("import")
+def data_import(
+    file: Annotated[Path, typer.Argument(help="CSV/JSON file, plain or .gz")],
+    kind: Annotated[
+        str | None, typer.Option(help="pools | prices | apy-history (default: detect)")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on any bad row.")] = False,
+    apy_unit: Annotated[
+        str, typer.Option(help="percent | fraction (APY history files)")
+    ] = "percent",
+    series_id: Annotated[
+        str | None, typer.Option("--id", help="Series id for a one-pool file.")
+    ] = None,
+    asset: Annotated[str | None, typer.Option(help="Asset id for a one-asset price file.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Date of a pools dump (YYYY-MM-DD).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import pools, prices or an APY history from a file; bad rows reported by row number."""
+    with session() as (_settings, engine):
+        try:
+            day = date.fromisoformat(as_of) if as_of else None
+        except ValueError as exc:
+            raise fail(ConfigError(f"--as-of {as_of!r} is not a YYYY-MM-DD date")) from exc
+        result = build.import_file(
+            engine,
+            file,
+            kind=kind,
+            strict=strict,
+            as_of=day,
+            apy_unit=apy_unit,
+            opportunity_id=series_id,
+            asset_id=asset,
+        )
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        print_result(result)
+
+
+@data_app.command("status")
+def data_status(as_json: JsonOpt = False) -> None:
+    """What the store holds: rows per table and the newest date per source."""
+    with session() as (settings, engine):
+        payload: dict[str, Any] = {
+            "database": settings.resolved_database_url(),
+            "tables": table_counts(engine),
+            "sources": stored_sources(engine),
+        }
+    if as_json:
+        emit_json(payload)
+        return
+    console.print(f"store: {payload['database']}", highlight=False)
+    for name, count in payload["tables"].items():
+        console.print(f"  {name:<14} {count:>10,}", highlight=False)
+    for name, facts in payload["sources"].items():
+        console.print(
+            f"  source {name:<10} {facts['rows']:>8,} opportunity rows, newest {facts['latest']}",
+            highlight=False,
+        )

@@ -1,0 +1,73 @@
+"""Real yield: how much of a headline APY is paid from fees, interest and security
+rewards, and what the emissions part is likely worth.
+
+* Fees and interest (``apy_base``) are paid in the deposited asset: they are real.
+* Staking rewards are new supply: a staker's share of the network grows only by the
+  inflation-adjusted rate ``(1 + r) / (1 + i) - 1`` (nominal rate r, supply inflation
+  i); that is the real part of a staking yield.
+* Emissions (``apy_reward``) are paid in a reward token whose value the emissions
+  themselves dilute. We keep ``retention = 1 / (1 + d) * (1 + trend)`` of them, with d
+  the reward token's annual supply inflation and trend its annualised price change over
+  the last 90 days (negative trends only, floored at -100%). When nothing is known about
+  the reward token, ``DEFAULT_REWARD_RETENTION`` (0.5) applies: half of an unknown
+  emission is counted, a deliberate haircut for yield that usually fades.
+
+The sustainable APY = real base + emissions x retention (percent). Pure kernels on
+numpy arrays; NaN means unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+
+DEFAULT_REWARD_RETENTION: Final = 0.5
+
+
+def real_staking_rate_pct(nominal_pct: Array, inflation: Array) -> Array:
+    """Inflation-adjusted rate in percent: ((1 + r) / (1 + i) - 1) * 100.
+
+    ``nominal_pct`` in percent, ``inflation`` an annual fraction; NaN inflation leaves
+    the nominal rate unchanged (unknown inflation cannot be removed).
+    """
+    real = ((1.0 + nominal_pct / 100.0) / (1.0 + inflation) - 1.0) * 100.0
+    return np.where(np.isnan(inflation), nominal_pct, real)
+
+
+def reward_retention(dilution: Array, trend: Array) -> Array:
+    """Fraction of emissions counted as sustainable, in [0, 1].
+
+    ``dilution`` is the reward token's annual supply inflation (fraction, NaN unknown),
+    ``trend`` its annualised price change (fraction, NaN unknown); only a falling price
+    reduces retention. Both unknown -> ``DEFAULT_REWARD_RETENTION``.
+    """
+    known_d = ~np.isnan(dilution)
+    known_t = ~np.isnan(trend)
+    by_dilution = np.where(known_d, 1.0 / (1.0 + np.clip(np.nan_to_num(dilution), 0.0, None)), 1.0)
+    by_trend = np.where(known_t, 1.0 + np.clip(np.nan_to_num(trend), -1.0, 0.0), 1.0)
+    retention = by_dilution * by_trend
+    return np.where(known_d | known_t, retention, DEFAULT_REWARD_RETENTION)
+
+
+def sustainable_apy(
+    apy_base: Array,
+    apy_reward: Array,
+    is_staking: NDArray[np.bool_],
+    staking_inflation: Array,
+    reward_dilution: Array,
+    reward_trend: Array,
+) -> tuple[Array, Array, Array]:
+    """Return ``(real_base_pct, retained_reward_pct, sustainable_pct)``.
+
+    Missing base or reward counts as 0 (an unknown split is handled by the caller,
+    which passes the whole APY as reward: unknown is not assumed real).
+    """
+    base = np.nan_to_num(apy_base)
+    reward = np.nan_to_num(apy_reward)
+    real_base = np.where(is_staking, real_staking_rate_pct(base, staking_inflation), base)
+    retained = reward * reward_retention(reward_dilution, reward_trend)
+    return real_base, retained, real_base + retained

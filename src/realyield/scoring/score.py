@@ -1,0 +1,240 @@
+"""Scoring a universe: screens, sustainable APY, both scores, dependencies, forecast.
+
+``score_universe`` is the one entry point the CLI, API and indices call. It returns a
+``ScoredUniverse``: a columnar table (one row per opportunity, fast to filter and sort)
+and, on demand, the full explanation of one opportunity (``explain``), with every
+factor's input value, effect and one-line reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from realyield.core.errors import DataError
+from realyield.core.model import Asset, Opportunity
+from realyield.scoring import risk, sustainability
+from realyield.scoring.explain import risk_factors, sustainability_factors
+from realyield.scoring.factors import Score, make_score, risk_grade, sustainability_grade
+from realyield.scoring.history_stats import history_stats
+from realyield.scoring.inputs import ScoringInputs, build_inputs
+from realyield.scoring.realyield import reward_retention, sustainable_apy
+from realyield.scoring.screens import ScreenConfig, screen_reasons
+from realyield.scoring.sustainability import FactorColumns
+from realyield.sources.staking import StakingParams
+
+
+@dataclass
+class Explanation:
+    """Everything behind one opportunity's numbers."""
+
+    opportunity: Opportunity
+    apy_real_base: float
+    apy_reward_retained: float
+    apy_sustainable: float
+    sustainability: Score
+    risk: Score
+    excluded_reasons: list[str]
+    dependencies: dict[str, Any]
+    forecast: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        o = self.opportunity
+        return {
+            "id": o.id,
+            "kind": o.kind,
+            "chain": o.chain,
+            "protocol": o.protocol,
+            "symbol": o.symbol,
+            "apy": o.apy,
+            "apy_base": o.apy_base,
+            "apy_reward": o.apy_reward,
+            "tvl_usd": o.tvl_usd,
+            "apy_real_base": self.apy_real_base,
+            "apy_reward_retained": self.apy_reward_retained,
+            "apy_sustainable": self.apy_sustainable,
+            "sustainability": self.sustainability.as_dict(),
+            "risk": self.risk.as_dict(),
+            "excluded": bool(self.excluded_reasons),
+            "excluded_reason": "; ".join(self.excluded_reasons) or None,
+            "dependencies": self.dependencies,
+            "forecast": self.forecast,
+        }
+
+
+@dataclass
+class ScoredUniverse:
+    """Scores of a set of opportunities: a table plus per-opportunity explanations."""
+
+    inputs: ScoringInputs
+    sustainability_columns: FactorColumns
+    risk_columns: FactorColumns
+    real_base: np.ndarray
+    retained: np.ndarray
+    sustainable: np.ndarray
+    reasons: list[list[str]]
+    forecast: pl.DataFrame | None = None
+    _index: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._index = {o.id: i for i, o in enumerate(self.inputs.opportunities)}
+        self.sustainability_total = np.sum(
+            [e for _, e in self.sustainability_columns.values()], axis=0
+        )
+        self.risk_total = np.sum([e for _, e in self.risk_columns.values()], axis=0)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def table(self) -> pl.DataFrame:
+        """One row per opportunity: APYs, scores, grades, exclusion reason, forecast."""
+        opps = self.inputs.opportunities
+        frame = pl.DataFrame(
+            {
+                "id": [o.id for o in opps],
+                "kind": [o.kind for o in opps],
+                "chain": [o.chain for o in opps],
+                "protocol": [o.protocol for o in opps],
+                "symbol": [o.symbol for o in opps],
+                "apy": self.inputs.apy,
+                "apy_base": [o.apy_base for o in opps],
+                "apy_reward": [o.apy_reward for o in opps],
+                "apy_real_base": self.real_base,
+                "apy_sustainable": self.sustainable,
+                "tvl_usd": self.inputs.tvl_usd,
+                "sustainability": self.sustainability_total,
+                "sustainability_grade": [
+                    sustainability_grade(t) for t in self.sustainability_total
+                ],
+                "risk": self.risk_total,
+                "risk_grade": [risk_grade(t) for t in self.risk_total],
+                "excluded": [bool(r) for r in self.reasons],
+                "excluded_reason": ["; ".join(r) if r else None for r in self.reasons],
+            },
+            nan_to_null=True,
+        )
+        if self.forecast is not None:
+            frame = frame.join(
+                self.forecast.select(
+                    "id",
+                    "forecast_apy_30d",
+                    "p_down",
+                    "confidence",
+                    pl.col("reason").alias("forecast_note"),
+                ),
+                on="id",
+                how="left",
+            )
+        return frame
+
+    def explain(self, opportunity_id: str) -> Explanation:
+        """Every factor behind one opportunity's scores.
+
+        Raises:
+            DataError: the id is not in this scored universe.
+        """
+        if opportunity_id not in self._index:
+            raise DataError(
+                f"no opportunity {opportunity_id!r} in the scored universe; "
+                "list ids with `realyield universe --json`"
+            )
+        i = self._index[opportunity_id]
+        x = self.inputs
+        forecast = None
+        if self.forecast is not None:
+            rows = self.forecast.filter(pl.col("id") == opportunity_id).to_dicts()
+            forecast = rows[0] if rows else None
+        return Explanation(
+            opportunity=x.opportunities[i],
+            apy_real_base=float(self.real_base[i]),
+            apy_reward_retained=float(self.retained[i]),
+            apy_sustainable=float(self.sustainable[i]),
+            sustainability=make_score(
+                "sustainability", sustainability_factors(self.sustainability_columns, i)
+            ),
+            risk=make_score("risk", risk_factors(x, self.risk_columns, i)),
+            excluded_reasons=list(self.reasons[i]),
+            dependencies=x.dependencies[i].as_dict(),
+            forecast=forecast,
+        )
+
+
+def score_universe(
+    opportunities: Sequence[Opportunity],
+    *,
+    as_of: date,
+    history: pl.DataFrame | None = None,
+    assets: Sequence[Asset] = (),
+    prices: pl.DataFrame | None = None,
+    staking: Sequence[StakingParams] | None = None,
+    screens: ScreenConfig | None = None,
+    forecast: pl.DataFrame | None = None,
+) -> ScoredUniverse:
+    """Screen and score ``opportunities`` as of ``as_of`` (history after it is ignored).
+
+    ``forecast`` is the output of ``scoring.forecast.predict`` when a model is used.
+    """
+    stats = history_stats(history, as_of=as_of) if history is not None else None
+    x = build_inputs(
+        opportunities, as_of=as_of, stats=stats, assets=assets, prices=prices, staking=staking
+    )
+    is_staking_like = x.is_staking | x.is_lst
+    real_base, retained, sustainable = sustainable_apy(
+        x.apy_base,
+        x.apy_reward,
+        is_staking_like,
+        x.staking_inflation,
+        x.reward_dilution,
+        x.reward_trend,
+    )
+    s_cols = sustainability.sustainability_kernel(
+        x.apy,
+        real_base,
+        x.apy_reward,
+        x.split_known,
+        reward_retention(x.reward_dilution, x.reward_trend),
+        x.mu,
+        x.sigma,
+        x.mean_30d,
+        x.std_30d,
+        x.tvl_usd,
+        x.tvl_change_30d,
+    )
+    r_cols = risk.risk_kernel(
+        protocol_age_years=x.protocol_age_years,
+        audits=x.audits,
+        tvl_usd=x.tvl_usd,
+        exploits=x.exploits,
+        years_since_exploit=x.years_since_exploit,
+        layers=x.layers,
+        collateral=x.collateral,
+        custodial=x.custodial,
+        exposure_multi=x.exposure_multi,
+        correlated=x.correlated,
+        il_7d=x.il_7d,
+        depeg_points=x.depeg_points,
+        lockup_days=x.lockup_days,
+        is_staking=x.is_staking,
+        is_lst=x.is_lst,
+        slashing=x.slashing,
+        chain_age_years=x.chain_age_years,
+        chain_kind=x.chain_kind,
+        chain_bridge=x.chain_bridge,
+        chain_incidents=x.chain_incidents,
+    )
+    reasons = screen_reasons(
+        screens or ScreenConfig(),
+        apy=x.apy,
+        tvl_usd=x.tvl_usd,
+        n_obs=x.n_obs,
+        mean_30d=x.mean_30d,
+        mu=x.mu,
+        sigma=x.sigma,
+        flagged_outlier=x.source_outlier,
+    )
+    return ScoredUniverse(x, s_cols, r_cols, real_base, retained, sustainable, reasons, forecast)
