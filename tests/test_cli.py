@@ -80,9 +80,14 @@ def test_demo_summarizes_the_bundled_snapshot(settings: Settings) -> None:
     assert kinds == {"staking", "liquid_staking", "lending", "liquidity", "vault"}
     assert out["stored_rows"]["apy_history"] >= 150 * 1000
     assert out["illustrative_history"] is True
-    tops = out["top_real_yield"]
-    assert tops and all(r["tvl_usd"] >= 10e6 for r in tops)
-    assert [r["apy_base"] for r in tops] == sorted((r["apy_base"] for r in tops), reverse=True)
+    tops = out["top_sustainable_per_kind"]
+    assert {r["kind"] for r in tops} == kinds
+    assert all(r["excluded_reason"] is None for r in tops)  # only those passing the screens
+    for kind in kinds:
+        values = [r["apy_sustainable"] for r in tops if r["kind"] == kind]
+        assert values == sorted(values, reverse=True) and len(values) <= 3
+    assert out["passing_screens"] < summary["count"]
+    assert out["excluded_by_screen"]["APY above the cap"] == summary["above_100pct_apy"]
     again = run_json("demo")  # second run: snapshot already stored, nothing rewritten
     assert again["snapshot"]["status"] == "unchanged"
     text = runner.invoke(app, ["demo"])
@@ -96,3 +101,42 @@ def test_import_real_pools_file_through_cli(shared_data: Path) -> None:
     status = run_json("data", "status")
     assert status["tables"]["opportunities"] == 11_977
     assert status["sources"]["file"]["latest"] == "2023-07-26"
+
+
+def test_screen_and_explain(settings: Settings) -> None:
+    rows = run_json("screen", "--all")
+    assert len(rows) >= 150
+    required = {
+        "id",
+        "apy",
+        "apy_sustainable",
+        "sustainability",
+        "risk",
+        "excluded_reason",
+        "sustainability_grade",
+        "risk_grade",
+    }
+    assert required <= set(rows[0])
+    excluded = [r for r in rows if r["excluded"]]
+    assert excluded and all(r["excluded_reason"] for r in excluded)
+    assert all(r["excluded_reason"] is None for r in rows if not r["excluded"])
+    passing = run_json("screen")
+    assert len(passing) == len(rows) - len(excluded)
+    sustain = [r["apy_sustainable"] for r in passing]
+    assert sustain == sorted(sustain, reverse=True)
+    strict = run_json(
+        "screen", "--min-sustainability", "70", "--max-risk", "25", "--kind", "lending"
+    )
+    assert strict and all(
+        r["sustainability"] >= 70 and r["risk"] <= 25 and r["kind"] == "lending" for r in strict
+    )
+    detail = run_json("explain", "aave-v3:ethereum:usdc")
+    for score in ("sustainability", "risk"):
+        factors = detail[score]["factors"]
+        assert abs(sum(f["effect"] for f in factors) - detail[score]["total"]) < 1e-3
+        assert all({"name", "value", "effect", "explanation"} <= set(f) for f in factors)
+    assert detail["dependencies"]["issuers"] == ["circle"]
+    text = runner.invoke(app, ["explain", "aave-v3:ethereum:usdc"])
+    assert text.exit_code == 0 and "smart_contract.audits" in text.stdout
+    missing = runner.invoke(app, ["explain", "no-such-pool"])
+    assert missing.exit_code == 1 and "no opportunity 'no-such-pool'" in missing.stderr

@@ -33,12 +33,16 @@ def test_real_staking_rate_matches_the_formula() -> None:
 
 
 def test_reward_retention_rules() -> None:
-    r = reward_retention(arr(NAN, 0.25, 0.25, NAN, 0.0), arr(NAN, NAN, -0.4, 0.3, -2.0))
+    none = arr(0.0, 0.0, 0.0, 0.0, 0.0)  # emission APY ~0: no competition term
+    r = reward_retention(arr(NAN, 0.25, 0.25, NAN, 0.0), arr(NAN, NAN, -0.4, 0.3, -2.0), none)
     assert r[0] == DEFAULT_REWARD_RETENTION
     assert r[1] == pytest.approx(1 / 1.25)
     assert r[2] == pytest.approx(1 / 1.25 * 0.6)
     assert r[3] == 1.0  # a rising price is not extrapolated into more than the emission
     assert r[4] == 0.0  # a collapsed token: nothing retained
+    # the higher the emission APY, the more of it new capital competes away
+    high = reward_retention(arr(0.0, 0.0), arr(NAN, NAN), arr(10.0, 265.0))
+    assert list(high) == pytest.approx([1 / 1.10, 1 / 3.65])
 
 
 def test_sustainable_apy_combines_real_base_and_retained_emissions() -> None:
@@ -51,7 +55,7 @@ def test_sustainable_apy_combines_real_base_and_retained_emissions() -> None:
         reward_trend=arr(NAN, NAN, -0.5),
     )
     assert list(real) == pytest.approx([4.0, (1.07 / 1.045 - 1) * 100, 2.0])
-    assert list(kept) == pytest.approx([3.0, 0.0, 10.0 * 0.5 * 0.5])
+    assert list(kept) == pytest.approx([6.0 * 0.5 / 1.06, 0.0, 10.0 * 0.5 * 0.5 / 1.10])
     assert list(total) == pytest.approx(list(real + kept))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from realyield.cli import data, scores, universe
+from realyield.cli import data, demo, scores, universe
 
 app = typer.Typer(
     help="realyield: sustainable crypto income, with data anyone can check.",
@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(data.data_app, name="data")
 app.command("universe")(universe.universe)
-app.command("demo")(universe.demo)
+app.command("demo")(demo.demo)
 app.command("screen")(scores.screen)
 app.command("explain")(scores.explain)
 app.add_typer(scores.model_app, name="model")

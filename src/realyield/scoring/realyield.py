@@ -6,11 +6,14 @@ rewards, and what the emissions part is likely worth.
   inflation-adjusted rate ``(1 + r) / (1 + i) - 1`` (nominal rate r, supply inflation
   i); that is the real part of a staking yield.
 * Emissions (``apy_reward``) are paid in a reward token whose value the emissions
-  themselves dilute. We keep ``retention = 1 / (1 + d) * (1 + trend)`` of them, with d
-  the reward token's annual supply inflation and trend its annualised price change over
-  the last 90 days (negative trends only, floored at -100%). When nothing is known about
-  the reward token, ``DEFAULT_REWARD_RETENTION`` (0.5) applies: half of an unknown
-  emission is counted, a deliberate haircut for yield that usually fades.
+  themselves dilute, and a high emission yield draws in capital that competes it away.
+  We keep ``retention = 1 / (1 + d) * (1 + trend) * 1 / (1 + e)`` of them, with d the
+  reward token's annual supply inflation, trend its annualised price change over the
+  last 90 days (negative trends only, floored at -100%) and e the emission APY itself
+  as a fraction (a 10% emission keeps 91% of itself, a 265% one 27%). When nothing is
+  known about the reward token, ``DEFAULT_REWARD_RETENTION`` (0.5) replaces the first
+  two terms: half of an unknown emission is counted, a deliberate haircut for yield
+  that usually fades.
 
 The sustainable APY = real base + emissions x retention (percent). Pure kernels on
 numpy arrays; NaN means unknown.
@@ -38,19 +41,21 @@ def real_staking_rate_pct(nominal_pct: Array, inflation: Array) -> Array:
     return np.where(np.isnan(inflation), nominal_pct, real)
 
 
-def reward_retention(dilution: Array, trend: Array) -> Array:
+def reward_retention(dilution: Array, trend: Array, apy_reward: Array) -> Array:
     """Fraction of emissions counted as sustainable, in [0, 1].
 
     ``dilution`` is the reward token's annual supply inflation (fraction, NaN unknown),
     ``trend`` its annualised price change (fraction, NaN unknown); only a falling price
-    reduces retention. Both unknown -> ``DEFAULT_REWARD_RETENTION``.
+    reduces retention. Both unknown -> ``DEFAULT_REWARD_RETENTION``. ``apy_reward`` (in
+    percent) sets the competition term ``1 / (1 + apy_reward / 100)``.
     """
     known_d = ~np.isnan(dilution)
     known_t = ~np.isnan(trend)
     by_dilution = np.where(known_d, 1.0 / (1.0 + np.clip(np.nan_to_num(dilution), 0.0, None)), 1.0)
     by_trend = np.where(known_t, 1.0 + np.clip(np.nan_to_num(trend), -1.0, 0.0), 1.0)
-    retention = by_dilution * by_trend
-    return np.where(known_d | known_t, retention, DEFAULT_REWARD_RETENTION)
+    token = np.where(known_d | known_t, by_dilution * by_trend, DEFAULT_REWARD_RETENTION)
+    competition = 1.0 / (1.0 + np.clip(np.nan_to_num(apy_reward), 0.0, None) / 100.0)
+    return token * competition
 
 
 def sustainable_apy(
@@ -69,5 +74,5 @@ def sustainable_apy(
     base = np.nan_to_num(apy_base)
     reward = np.nan_to_num(apy_reward)
     real_base = np.where(is_staking, real_staking_rate_pct(base, staking_inflation), base)
-    retained = reward * reward_retention(reward_dilution, reward_trend)
+    retained = reward * reward_retention(reward_dilution, reward_trend, reward)
     return real_base, retained, real_base + retained

@@ -132,6 +132,38 @@ class ScoredUniverse:
             )
         return frame
 
+    def top_per_kind(self, n: int = 3) -> pl.DataFrame:
+        """The ``n`` highest sustainable APYs of each kind among those passing the screens."""
+        return (
+            self.table()
+            .filter(~pl.col("excluded"))
+            .sort("apy_sustainable", descending=True, nulls_last=True)
+            .group_by("kind", maintain_order=True)
+            .head(n)
+            .sort("kind", "apy_sustainable", descending=[False, True])
+        )
+
+    def exclusion_counts(self) -> dict[str, int]:
+        """How many opportunities each screen excluded (one may fail several)."""
+        counts: dict[str, int] = {}
+        for reasons in self.reasons:
+            for reason in reasons:
+                key = (
+                    reason.split(":")[0]
+                    if reason.startswith(("APY spike", "outlier"))
+                    else (
+                        "APY above the cap"
+                        if "above" in reason and reason.startswith("APY")
+                        else "TVL"
+                        if reason.startswith("TVL")
+                        else "history"
+                        if "history" in reason
+                        else reason
+                    )
+                )
+                counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
     def explain(self, opportunity_id: str) -> Explanation:
         """Every factor behind one opportunity's scores.
 
@@ -197,7 +229,7 @@ def score_universe(
         real_base,
         x.apy_reward,
         x.split_known,
-        reward_retention(x.reward_dilution, x.reward_trend),
+        reward_retention(x.reward_dilution, x.reward_trend, x.apy_reward),
         x.mu,
         x.sigma,
         x.mean_30d,

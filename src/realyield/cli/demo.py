@@ -1,0 +1,211 @@
+"""``realyield demo``: the product's front door, offline on the bundled snapshot.
+
+It loads the snapshot (once), then shows what realyield answers: how much of the
+headline yield is real, the staking rates net of inflation, the best sustainable yield
+per kind with both scores and the forecast, and the farms whose APY will fade.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from rich.box import SIMPLE_HEAD
+from rich.table import Table
+
+from realyield.cli.common import (
+    JsonOpt,
+    console,
+    emit_json,
+    fmt_pct,
+    fmt_usd,
+    progress_bar,
+    session,
+)
+from realyield.scoring.service import score_stored
+from realyield.sources.staking import StakingParams, load_staking_params
+from realyield.universe import build
+from realyield.universe.repository import SNAPSHOT_SOURCE, UniverseQuery, table_counts
+from realyield.universe.summary import summarize
+
+SHORT_KIND = {
+    "staking": "stake",
+    "liquid_staking": "LST",
+    "lending": "lend",
+    "liquidity": "LP",
+    "vault": "vault",
+}
+
+
+def _staking_table(rows: list[StakingParams]) -> Table:
+    table = Table(
+        title="Staking: reward after fees, nominal and real (net of supply inflation)",
+        title_justify="left",
+        caption="real = (1 + nominal) / (1 + inflation) - 1: the growth of your share of "
+        "the network",
+        caption_justify="left",
+        box=SIMPLE_HEAD,
+    )
+    for name in ("network", "route", "nominal", "inflation", "real", "unbonding", "slashing"):
+        table.add_column(name, justify="left" if name in ("network", "route") else "right")
+    for p in rows:
+        table.add_row(
+            p.network,
+            p.route,
+            fmt_pct(p.net_apr_pct),
+            fmt_pct(p.supply_inflation_pct),
+            fmt_pct(100 * p.real_net_reward_rate),
+            f"{p.unbonding_days:g} d",
+            "yes" if p.slashing else "no",
+        )
+    return table
+
+
+def _scored_table(frame: pl.DataFrame, title: str, *, kind_column: bool) -> Table:
+    table = Table(title=title, title_justify="left", box=SIMPLE_HEAD, pad_edge=False)
+    columns = [("kind", 5)] if kind_column else []
+    columns += [
+        ("opportunity", 20),
+        ("chain", 8),
+        ("APY", 7),
+        ("sust.", 7),
+        ("fcst", 7),
+        ("S", 1),
+        ("R", 1),
+    ]
+    for name, width in columns:
+        table.add_column(
+            name,
+            justify="left" if name in ("kind", "opportunity", "chain") else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            width=width,
+        )
+    for row in frame.iter_rows(named=True):
+        cells = [SHORT_KIND.get(row["kind"], row["kind"])] if kind_column else []
+        cells += [
+            f"{row['protocol']} {row['symbol']}",
+            row["chain"],
+            fmt_pct(row["apy"]),
+            fmt_pct(row["apy_sustainable"]),
+            fmt_pct(row.get("forecast_apy_30d")),
+            row["sustainability_grade"],
+            row["risk_grade"],
+        ]
+        table.add_row(*cells)
+    return table
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    keep = (
+        "id",
+        "kind",
+        "protocol",
+        "symbol",
+        "chain",
+        "apy",
+        "apy_sustainable",
+        "forecast_apy_30d",
+        "sustainability",
+        "sustainability_grade",
+        "risk",
+        "risk_grade",
+        "tvl_usd",
+        "excluded_reason",
+    )
+    return [{k: row.get(k) for k in keep} for row in frame.iter_rows(named=True)]
+
+
+def demo(as_json: JsonOpt = False) -> None:
+    """The main job, offline: the bundled snapshot screened, scored and explained."""
+    query = UniverseQuery(sources=(SNAPSHOT_SOURCE,))
+    with session() as (_settings, engine):
+        with progress_bar(not as_json, transient=True) as progress:
+            loaded = build.load_snapshot(engine, progress=progress)
+        scored, forecast_note = score_stored(engine, query)
+        counts = table_counts(engine)
+    opps = list(scored.inputs.opportunities)
+    summary = summarize(opps)
+    table = scored.table()
+    top = scored.top_per_kind(3)
+    farms = (
+        table.filter(pl.col("apy_reward") > pl.col("apy_base")).sort("apy", descending=True).head(5)
+    )
+    staking = sorted(
+        (p for p in load_staking_params() if p.route != "liquid"),
+        key=lambda p: p.real_net_reward_rate,
+        reverse=True,
+    )
+    passing = table.filter(~pl.col("excluded"))
+    if as_json:
+        emit_json(
+            {
+                "snapshot": loaded.as_dict(),
+                "summary": summary.as_dict(),
+                "stored_rows": counts,
+                "illustrative_history": True,
+                "passing_screens": passing.height,
+                "excluded_by_screen": scored.exclusion_counts(),
+                "top_sustainable_per_kind": _rows(top),
+                "top_emission_farms": _rows(farms),
+                "forecast_note": forecast_note,
+                "staking_real_rates": [
+                    {
+                        "network": p.network,
+                        "route": p.route,
+                        "net_apr_pct": p.net_apr_pct,
+                        "supply_inflation_pct": p.supply_inflation_pct,
+                        "real_net_reward_pct": 100 * p.real_net_reward_rate,
+                        "unbonding_days": p.unbonding_days,
+                        "source": p.source_name,
+                    }
+                    for p in staking
+                ],
+            }
+        )
+        return
+    as_of = loaded.as_of.date() if loaded.as_of else "?"
+    console.rule(f"[bold]realyield demo - bundled snapshot as of {as_of}")
+    weighted_sustainable = (
+        passing.select(
+            (pl.col("apy_sustainable") * pl.col("tvl_usd")).sum() / pl.col("tvl_usd").sum()
+        ).item()
+        if passing.height
+        else None
+    )
+    console.print(
+        f"{summary.count} opportunities on {len(summary.chains)} chains across "
+        f"{summary.protocols} protocols, {fmt_usd(summary.tvl_usd)} TVL. TVL-weighted APY "
+        f"{fmt_pct(summary.tvl_weighted_apy)}, of which base (fees, interest, staking) "
+        f"{fmt_pct(summary.tvl_weighted_base_apy)}. {passing.height} pass the screens, with a "
+        f"TVL-weighted sustainable APY of {fmt_pct(weighted_sustainable)}.",
+        highlight=False,
+    )
+    console.print(_staking_table(staking))
+    console.print(
+        _scored_table(top, "Best sustainable APY per kind (passing every screen)", kind_column=True)
+    )
+    console.print(
+        _scored_table(
+            farms,
+            "Headline APY paid mostly in emissions: what is likely to remain",
+            kind_column=True,
+        )
+    )
+    excluded = ", ".join(f"{v} {k}" for k, v in scored.exclusion_counts().items())
+    console.print(f"Excluded by the screens: {excluded or 'none'}.", highlight=False)
+    console.print(
+        "S = sustainability (0-100, A best), R = risk (0-100, A lowest); "
+        "`realyield explain ID` shows every factor, `realyield screen --all` every "
+        "opportunity.",
+        highlight=False,
+    )
+    if forecast_note:
+        console.print(f"[dim]forecast: {forecast_note}[/]")
+    console.print(
+        "[dim]Stored: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + ". Current "
+        "APY/TVL/prices are approximations as of the snapshot date; all histories in the "
+        "snapshot are ILLUSTRATIVE (generated), not market data, so forecasts and scores "
+        "that use history are illustrative too. Run `realyield data refresh` for live "
+        "data.[/]"
+    )
