@@ -140,3 +140,36 @@ def test_screen_and_explain(settings: Settings) -> None:
     assert text.exit_code == 0 and "smart_contract.audits" in text.stdout
     missing = runner.invoke(app, ["explain", "no-such-pool"])
     assert missing.exit_code == 1 and "no opportunity 'no-such-pool'" in missing.stderr
+
+
+def test_model_evaluate_uses_the_packaged_model_on_stored_history(settings: Settings) -> None:
+    run_json("demo")
+    out = run_json("model", "evaluate")
+    meta = out["model"]
+    assert "defillama_dex_pool_history.csv.gz" in meta["sources"]  # shipped: real data
+    overall = out["evaluation"]["overall"]
+    assert overall["n"] > 10_000
+    assert overall["mae_model"] > 0 and overall["mae_naive"] > 0
+    assert set(out["evaluation"]["by_group"]) == {"snapshot"}
+
+
+def test_model_train_then_evaluate_on_unseen_pools(settings: Settings, shared_data: Path) -> None:
+    tracker = shared_data / "yields/lending_staking_apy_history.csv"
+    trained = run_json(
+        "model", "train", "--history", str(tracker), "--apy-unit", "fraction", "--kind", "lending"
+    )
+    saved = Path(trained["path"])
+    assert saved.is_file() and saved.parent == settings.home / "models"
+    assert trained["sources"] == ["lending_staking_apy_history.csv"]
+    out = run_json(
+        "model",
+        "evaluate",
+        "--history",
+        str(shared_data / "defillama/chart_4399e512_balancer.csv"),
+        "--apy-unit",
+        "fraction",
+        "--id",
+        "balancer-4399e512",
+    )
+    assert out["model"]["sources"] == ["lending_staking_apy_history.csv"]  # the user's model
+    assert out["evaluation"]["overall"]["n"] > 100

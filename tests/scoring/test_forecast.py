@@ -123,8 +123,8 @@ def test_walk_forward_never_trains_on_labels_overlapping_the_test_period(
         tested.append(args[-1])
         return real_predict(*args)
 
-    monkeypatch.setattr(forecast, "_fit", spy_fit)
-    monkeypatch.setattr(forecast, "_predict_arrays", spy_predict)
+    monkeypatch.setattr(forecast.estimators, "_fit", spy_fit)
+    monkeypatch.setattr(forecast.estimators, "_predict_arrays", spy_predict)
     evaluation = evaluate_walk_forward(history, attrs_for(history), n_folds=4, params=SMALL)
     assert len(trained) == len(tested) == 4
     previous_start: date | None = None
@@ -317,3 +317,40 @@ def test_packaged_model_on_real_tracker_history(real_data: Path) -> None:
     assert evaluation.overall.n > 500
     starts = [f.test_start for f in evaluation.folds]
     assert starts == sorted(starts)
+
+
+def test_evaluate_model_scores_a_saved_model_on_pools_it_never_saw(model: ForecastModel) -> None:
+    fresh = mean_reverting(n_ids=20, n_days=120, seed=11).with_columns(
+        ("new-" + pl.col("id")).alias("id")
+    )
+    evaluation = forecast.evaluate_model(model, fresh, None)
+    assert evaluation.n_folds == 1 and evaluation.folds[0].n_train == model.n_train_rows
+    assert evaluation.overall.mae_model < 0.8 * evaluation.overall.mae_naive
+    later = forecast.evaluate_model(model, fresh, None, start=START + timedelta(days=60))
+    assert later.overall.n < evaluation.overall.n
+    with pytest.raises(InsufficientDataError):
+        forecast.evaluate_model(model, fresh, None, start=START + timedelta(days=400))
+
+
+def test_unseen_ids_mode_tests_only_pools_never_trained_on(
+    history: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained: list[set[str]] = []
+    tested: list[set[str]] = []
+    real_fit, real_predict = forecast._fit, forecast._predict_arrays
+
+    def spy_fit(train: pl.DataFrame, params: ForecastParams, seed: int) -> Any:
+        trained.append(set(train["id"].to_list()))
+        return real_fit(train, params, seed)
+
+    def spy_predict(*args: Any) -> Any:
+        tested.append(set(args[-1]["id"].to_list()))
+        return real_predict(*args)
+
+    monkeypatch.setattr(forecast.estimators, "_fit", spy_fit)
+    monkeypatch.setattr(forecast.estimators, "_predict_arrays", spy_predict)
+    evaluation = evaluate_walk_forward(history, None, n_folds=2, params=SMALL, unseen_ids=True)
+    assert trained and len(trained) == len(tested)
+    for seen, scored in zip(trained, tested, strict=True):
+        assert seen and scored and not seen & scored
+    assert evaluation.overall.mae_model < evaluation.overall.mae_naive

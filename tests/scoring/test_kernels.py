@@ -316,3 +316,37 @@ def test_outlier_screen_uses_median_and_iqr() -> None:
     expected = [i for i, m in enumerate(mu) if abs(m - med) > 1.5 * (q3 - q1)]
     assert flagged == expected == [6]
     assert reasons[6][0].startswith("outlier: mu 60")
+
+
+@given(
+    a=st.floats(-1, 10),
+    b=st.floats(-1, 10),
+    d1=st.floats(0, 5),
+    d2=st.floats(0, 5),
+    p1=st.floats(0, 12),
+    p2=st.floats(0, 12),
+    il1=st.floats(-50, 0),
+    il2=st.floats(-50, 0),
+)
+def test_remaining_factor_directions(
+    a: float, b: float, d1: float, d2: float, p1: float, p2: float, il1: float, il2: float
+) -> None:
+    falling, rising = sorted((a, b))
+    assert (
+        total(s_kernel(tvl_change_30d=arr(rising)))
+        >= total(s_kernel(tvl_change_30d=arr(falling))) - 1e-9
+    )
+    near, far = sorted((d1, d2))  # APY further from its 30-day mean never scores higher
+    assert (
+        total(s_kernel(apy=arr(10.0), mean_30d=arr(10.0 / (1 + far))))
+        <= total(s_kernel(apy=arr(10.0), mean_30d=arr(10.0 / (1 + near)))) + 1e-9
+    )
+    low, high = sorted((p1, p2))
+    assert total(r_kernel(depeg_points=arr(high))) >= total(r_kernel(depeg_points=arr(low)))
+    small, large = sorted((abs(il1), abs(il2)))
+    assert total(r_kernel(il_7d=arr(-large))) >= total(r_kernel(il_7d=arr(-small)))
+    staked = {"is_staking": np.array([True])}
+    assert total(r_kernel(slashing=arr(1.0), **staked)) >= total(
+        r_kernel(slashing=arr(0.0), **staked)
+    )
+    assert total(r_kernel(layers=arr(2.0))) >= total(r_kernel(layers=arr(0.0)))

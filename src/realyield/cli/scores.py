@@ -69,7 +69,7 @@ def screen(
         if not stored_sources(engine):
             build.load_snapshot(engine)
             err.print("[yellow]store was empty: loaded the bundled snapshot[/]")
-        scored, note = score_stored(engine, query)
+        scored, note = score_stored(engine, query, home=_settings.home)
     table = scored.table()
     if not show_all:
         table = table.filter(~pl.col("excluded"))
@@ -204,4 +204,131 @@ def replace_max_age(query: UniverseQuery) -> UniverseQuery:
     return replace(query, max_age_days=None)
 
 
-__all__ = ["Path", "explain", "model_app", "screen"]
+HistoryOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--history",
+        help="APY history file(s) in the import format (repeatable); default: the stored history.",
+    ),
+]
+ApyUnitOpt = Annotated[str, typer.Option(help="percent | fraction (for --history files)")]
+SeriesIdOpt = Annotated[
+    str | None,
+    typer.Option("--id", help="Series id for a one-pool --history file without an id column."),
+]
+SeriesKindOpt = Annotated[
+    str | None,
+    typer.Option("--kind", help="Kind of the series in --history files (lending, liquidity...)."),
+]
+
+
+def _history_from_files(
+    paths: list[Path], apy_unit: str, kind: str | None, series_id: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    from realyield.scoring.features import attrs_from_pool_info, history_from_points
+    from realyield.sources.files import import_apy_history
+
+    histories, attrs = [], []
+    for path in paths:
+        imported, report = import_apy_history(path, apy_unit=apy_unit, opportunity_id=series_id)
+        if report.rejected_total:
+            err.print(f"[yellow]{path.name}: skipped {report.rejected_total} bad row(s)[/]")
+        histories.append(history_from_points(imported.points, source=path.name))
+        attrs.append(
+            attrs_from_pool_info(
+                imported.pool_info, kind=kind, ids={p.opportunity_id for p in imported.points}
+            )
+        )
+    return (
+        pl.concat(histories, how="vertical_relaxed"),
+        pl.concat(attrs, how="vertical_relaxed").unique(subset=["id"], keep="first"),
+    )
+
+
+@model_app.command("train")
+def model_train(
+    history_files: HistoryOpt = None,
+    apy_unit: ApyUnitOpt = "percent",
+    kind: SeriesKindOpt = None,
+    series_id: SeriesIdOpt = None,
+    include_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--include-snapshot", help="Also learn from the bundled (illustrative) history."
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed (same data + seed = same model).")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the forecast walk-forward-evaluated, and save it as the model to use."""
+    from realyield.scoring import forecast
+    from realyield.scoring.service import stored_training_data, user_model_path
+
+    with session() as (settings, engine):
+        if history_files:
+            history, attrs = _history_from_files(history_files, apy_unit, kind, series_id)
+            sources = [p.name for p in history_files]
+        else:
+            history, attrs = stored_training_data(engine, include_snapshot=include_snapshot)
+            sources = sorted(history["source"].unique().to_list())
+        with console.status("training and evaluating walk-forward..."):
+            model = forecast.train_model(history, attrs, sources=sources, seed=seed)
+        path = forecast.save_model(model, user_model_path(settings.home))
+    if as_json:
+        emit_json({"path": str(path), **model.metadata()})
+        return
+    console.print(f"saved {path}", highlight=False)
+    console.print(
+        f"trained on {', '.join(sources)}: {model.train_first_date} to {model.train_last_date}",
+        highlight=False,
+    )
+    for scope, m in [
+        *model.metrics.get("by_group", {}).items(),
+        ("overall", model.metrics.get("overall")),
+    ]:
+        if m:
+            console.print(
+                f"walk-forward {scope}: MAE model {m['mae_model']:.3f} vs naive "
+                f"{m['mae_naive']:.3f} vs 30-day mean {m['mae_rolling']:.3f}; "
+                f"AUC {m['auc'] if m['auc'] is None else round(m['auc'], 3)} "
+                f"(n={m['n']})",
+                highlight=False,
+            )
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    history_files: HistoryOpt = None,
+    apy_unit: ApyUnitOpt = "percent",
+    kind: SeriesKindOpt = None,
+    series_id: SeriesIdOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate the saved model, as it is, on a history it may never have seen."""
+    from realyield.scoring import forecast
+    from realyield.scoring.service import current_model_path, stored_training_data
+
+    with session() as (settings, engine):
+        model = forecast.load_model(current_model_path(settings.home))
+        if history_files:
+            history, attrs = _history_from_files(history_files, apy_unit, kind, series_id)
+        else:
+            history, attrs = stored_training_data(engine, include_snapshot=True)
+        evaluation = forecast.evaluate_model(model, history, attrs)
+    if as_json:
+        emit_json({"model": model.metadata(), "evaluation": evaluation.as_dict()})
+        return
+    console.print(
+        f"model {model.version} trained {model.trained_at:%Y-%m-%d} on "
+        f"{', '.join(model.sources)} ({model.train_first_date} to "
+        f"{model.train_last_date})",
+        highlight=False,
+    )
+    console.print(evaluation.table(), highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        "[dim]MAE in APY percentage points; naive = today's APY persists; 30d = "
+        "the 30-day mean; skill = 1 - MAE model / MAE naive.[/]"
+    )
+
+
+__all__ = ["explain", "model_app", "screen"]

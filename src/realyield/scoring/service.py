@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Engine
@@ -23,6 +24,7 @@ from realyield.universe.repository import (
     load_assets,
     load_universe,
     price_history_frame,
+    stored_sources,
 )
 
 
@@ -48,14 +50,26 @@ def attributes_frame(opps: list[Opportunity]) -> pl.DataFrame:
     )
 
 
+def user_model_path(home: Path) -> Path:
+    """Where ``realyield model train`` saves a model; it wins over the packaged one."""
+    return home / "models" / "forecast_model.joblib"
+
+
+def current_model_path(home: Path | None) -> Path | None:
+    """The user's trained model when there is one, else ``None`` (the packaged model)."""
+    if home is not None and user_model_path(home).is_file():
+        return user_model_path(home)
+    return None
+
+
 def forecast_frame(
-    opps: list[Opportunity], history: pl.DataFrame, *, as_of: date
+    opps: list[Opportunity], history: pl.DataFrame, *, as_of: date, home: Path | None = None
 ) -> tuple[pl.DataFrame | None, str | None]:
-    """Forecasts from the packaged (or user-trained) model, or ``None`` and the reason."""
+    """Forecasts from the user-trained (or packaged) model, or ``None`` and the reason."""
     from realyield.scoring import forecast
 
     try:
-        model = forecast.load_model()
+        model = forecast.load_model(current_model_path(home))
     except DataError as exc:
         return None, str(exc)
     if history.is_empty():
@@ -69,6 +83,7 @@ def score_stored(
     *,
     screens: ScreenConfig | None = None,
     with_forecast: bool = True,
+    home: Path | None = None,
 ) -> tuple[ScoredUniverse, str | None]:
     """Score the stored universe selected by ``query`` as of its date.
 
@@ -91,7 +106,7 @@ def score_stored(
     reward_ids = sorted({r for o in opps for r in o.reward_tokens})
     prices = price_history_frame(engine, reward_ids, end=as_of) if reward_ids else None
     forecast, note = (
-        forecast_frame(opps, history, as_of=as_of)
+        forecast_frame(opps, history, as_of=as_of, home=home)
         if with_forecast
         else (None, "forecast not requested")
     )
@@ -105,3 +120,43 @@ def score_stored(
         forecast=forecast,
     )
     return scored, note
+
+
+def stored_training_data(
+    engine: Engine, *, include_snapshot: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The stored APY history and the attributes of its series, for training/evaluation.
+
+    The bundled snapshot's history is illustrative (generated), so it is left out of
+    training unless asked for.
+
+    Raises:
+        DataError: no stored history to learn from.
+    """
+    from realyield.scoring.features import exposure_from_symbol, stablecoin_from_symbol
+    from realyield.universe.repository import series_info_frame
+
+    history = apy_history_frame(engine)
+    if not include_snapshot:
+        history = history.filter(pl.col("source") != "snapshot")
+    if history.is_empty():
+        raise DataError(
+            "no stored APY history to use: import one (`realyield data import FILE --kind "
+            "apy-history`) or pass --history FILE"
+        )
+    ids = set(history["id"].unique().to_list())
+    everything = UniverseQuery(max_age_days=None, sources=tuple(stored_sources(engine)))
+    opps = [o for o in load_universe(engine, everything) if o.id in ids]
+    known = attributes_frame(opps)
+    info = series_info_frame(engine).filter(~pl.col("id").is_in(known["id"].to_list()))
+    guessed = info.select(
+        "id",
+        "chain",
+        "project",
+        pl.lit(None, dtype=pl.Utf8).alias("kind"),
+        pl.col("symbol")
+        .map_elements(stablecoin_from_symbol, return_dtype=pl.Boolean)
+        .alias("stablecoin"),
+        pl.col("symbol").map_elements(exposure_from_symbol, return_dtype=pl.Utf8).alias("exposure"),
+    )
+    return history, pl.concat([known, guessed], how="vertical_relaxed")

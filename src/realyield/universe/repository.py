@@ -228,3 +228,15 @@ def table_counts(engine: Engine) -> dict[str, int]:
                 conn.execute(select(func.count()).select_from(table)).scalar_one()
             )
     return out
+
+
+def series_info_frame(engine: Engine) -> pl.DataFrame:
+    """What imports said about each history series: ``id, chain, project, symbol``."""
+    t = schema.series_info
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.id, t.c.chain, t.c.protocol, t.c.symbol)).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"id": pl.Utf8, "chain": pl.Utf8, "project": pl.Utf8, "symbol": pl.Utf8},
+        orient="row",
+    ).unique(subset=["id"], keep="first")
