@@ -108,25 +108,7 @@ def print_result(result: build.LoadResult) -> None:
 
 
 def opportunity_dict(o: Opportunity) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "kind": o.kind,
-        "chain": o.chain,
-        "protocol": o.protocol,
-        "symbol": o.symbol,
-        "apy": o.apy,
-        "apy_base": o.apy_base,
-        "apy_reward": o.apy_reward,
-        "tvl_usd": o.tvl_usd,
-        "exposure": o.exposure,
-        "stablecoin": o.stablecoin,
-        "il_risk": o.il_risk,
-        "lockup_days": o.lockup_days,
-        "underlying": list(o.underlying),
-        "reward_tokens": list(o.reward_tokens),
-        "source": o.source,
-        "as_of": o.as_of.isoformat(),
-    }
+    return o.to_dict()
 
 
 def fmt_usd(value: float | None) -> str:

@@ -134,6 +134,28 @@ class Opportunity:
         object.__setattr__(self, "underlying", tuple(self.underlying))
         object.__setattr__(self, "reward_tokens", tuple(self.reward_tokens))
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (lists for tuples, ISO time); ``meta`` is left out."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "chain": self.chain,
+            "protocol": self.protocol,
+            "symbol": self.symbol,
+            "apy": self.apy,
+            "apy_base": self.apy_base,
+            "apy_reward": self.apy_reward,
+            "tvl_usd": self.tvl_usd,
+            "exposure": self.exposure,
+            "stablecoin": self.stablecoin,
+            "il_risk": self.il_risk,
+            "lockup_days": self.lockup_days,
+            "underlying": list(self.underlying),
+            "reward_tokens": list(self.reward_tokens),
+            "source": self.source,
+            "as_of": self.as_of.isoformat(),
+        }
+
     @property
     def reward_share(self) -> float | None:
         """Fraction of the headline APY paid in emissions (None when the split is unknown)."""

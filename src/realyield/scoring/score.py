@@ -44,17 +44,8 @@ class Explanation:
     forecast: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        o = self.opportunity
         return {
-            "id": o.id,
-            "kind": o.kind,
-            "chain": o.chain,
-            "protocol": o.protocol,
-            "symbol": o.symbol,
-            "apy": o.apy,
-            "apy_base": o.apy_base,
-            "apy_reward": o.apy_reward,
-            "tvl_usd": o.tvl_usd,
+            **self.opportunity.to_dict(),
             "apy_real_base": self.apy_real_base,
             "apy_reward_retained": self.apy_reward_retained,
             "apy_sustainable": self.apy_sustainable,
