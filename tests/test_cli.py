@@ -173,3 +173,25 @@ def test_model_train_then_evaluate_on_unseen_pools(settings: Settings, shared_da
     )
     assert out["model"]["sources"] == ["lending_staking_apy_history.csv"]  # the user's model
     assert out["evaluation"]["overall"]["n"] > 100
+
+
+def test_indices_and_index(settings: Settings, tmp_path: Path) -> None:
+    rows = run_json("indices")
+    names = {r["name"] for r in rows}
+    assert names == {"large-cap-staking", "defi-yield", "stablecoin-income", "balanced", "growth"}
+    for r in rows:
+        weights = [c["weight"] for c in r["constituents"]]
+        assert weights and abs(sum(weights) - 1.0) < 1e-9, r["name"]
+        assert all(0 < w <= 1 for w in weights)
+    staking = next(r for r in rows if r["name"] == "large-cap-staking")
+    assert 4.0 <= staking["expected_apy"] <= 8.0
+    detail = run_json("index", "defi-yield")
+    assert detail["rules"]["caps"]["single"] == 0.10
+    assert max(c["weight"] for c in detail["constituents"]) <= 0.10 + 1e-9
+    history = run_json("index", "stablecoin-income", "--history", "--start", "2025-01-01")
+    assert history["history"]["summary"]["days"] >= 180
+    assert history["history"]["levels"][-1]["level_total"] > 0
+    text = runner.invoke(app, ["indices"])
+    assert text.exit_code == 0 and "defi-yield" in text.stdout
+    bad = runner.invoke(app, ["index", "no-such-index"])
+    assert bad.exit_code == 2 and "unknown index" in bad.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from realyield.cli import data, demo, scores, universe
+from realyield.cli import data, demo, indices, scores, universe
 
 app = typer.Typer(
     help="realyield: sustainable crypto income, with data anyone can check.",
@@ -22,5 +22,7 @@ app.command("demo")(demo.demo)
 app.command("screen")(scores.screen)
 app.command("explain")(scores.explain)
 app.add_typer(scores.model_app, name="model")
+app.command("indices")(indices.indices)
+app.command("index")(indices.index)
 
 __all__ = ["app"]

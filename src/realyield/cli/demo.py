@@ -22,6 +22,9 @@ from realyield.cli.common import (
     progress_bar,
     session,
 )
+from realyield.cli.indices import _summary_table
+from realyield.indices.composition import IndexComposition
+from realyield.indices.service import indices_at
 from realyield.scoring.service import score_stored
 from realyield.sources.staking import StakingParams, load_staking_params
 from realyield.universe import build
@@ -122,7 +125,8 @@ def demo(as_json: JsonOpt = False) -> None:
     with session() as (_settings, engine):
         with progress_bar(not as_json, transient=True) as progress:
             loaded = build.load_snapshot(engine, progress=progress)
-        scored, forecast_note = score_stored(engine, query)
+        scored, forecast_note = score_stored(engine, query, home=_settings.home)
+        indices, _ = indices_at(engine, scored=scored)
         counts = table_counts(engine)
     opps = list(scored.inputs.opportunities)
     summary = summarize(opps)
@@ -149,6 +153,12 @@ def demo(as_json: JsonOpt = False) -> None:
                 "top_sustainable_per_kind": _rows(top),
                 "top_emission_farms": _rows(farms),
                 "forecast_note": forecast_note,
+                "indices": [
+                    c.as_dict()
+                    if isinstance(c, IndexComposition)
+                    else {"name": n, "error": str(c), "constituents": []}
+                    for n, c in indices.items()
+                ],
                 "staking_real_rates": [
                     {
                         "network": p.network,
@@ -181,6 +191,7 @@ def demo(as_json: JsonOpt = False) -> None:
         f"TVL-weighted sustainable APY of {fmt_pct(weighted_sustainable)}.",
         highlight=False,
     )
+    console.print(_summary_table(indices))
     console.print(_staking_table(staking))
     console.print(
         _scored_table(top, "Best sustainable APY per kind (passing every screen)", kind_column=True)

@@ -1,0 +1,168 @@
+"""What an index holds at a date, and the figures an investor reads off it.
+
+Kept apart from construction so that levels, rebalancing, the CLI and the API share
+one record: constituents with fractional weights, the expected yield split into real
+and emission parts, the weighted risk, and the effective number of independent bets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from realyield.indices.bets import effective_bets, effective_bets_by
+from realyield.scoring.factors import risk_grade
+
+
+@dataclass(frozen=True, slots=True)
+class Constituent:
+    """One holding of an index (an opportunity, or a plain asset in a growth basket)."""
+
+    id: str
+    label: str
+    kind: str  # an opportunity kind, or "asset"
+    chain: str | None
+    weight: float  # fraction of the index
+    apy: float  # headline, percent
+    apy_real: float  # real part: fees, interest, staking net of inflation, percent
+    apy_emission: float  # emissions part of the headline, percent
+    apy_sustainable: float
+    risk: float  # 0-100
+    underlying: tuple[str, ...]  # asset ids whose prices drive the price return
+    dependencies: tuple[str, ...] = ()
+    sleeve: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "kind": self.kind,
+            "chain": self.chain,
+            "weight": self.weight,
+            "apy": self.apy,
+            "apy_real": self.apy_real,
+            "apy_emission": self.apy_emission,
+            "apy_sustainable": self.apy_sustainable,
+            "risk": self.risk,
+            "sleeve": self.sleeve,
+            "underlying": list(self.underlying),
+            "dependencies": list(self.dependencies),
+        }
+
+
+@dataclass
+class IndexComposition:
+    """An index at one date: its holdings and the figures derived from them."""
+
+    name: str
+    title: str
+    as_of: date
+    constituents: list[Constituent]
+    notes: list[str] = field(default_factory=list)
+
+    def _weighted(self, attr: str) -> float:
+        return float(sum(c.weight * getattr(c, attr) for c in self.constituents))
+
+    @property
+    def expected_apy(self) -> float:
+        return self._weighted("apy")
+
+    @property
+    def expected_real_apy(self) -> float:
+        return self._weighted("apy_real")
+
+    @property
+    def expected_emission_apy(self) -> float:
+        return self._weighted("apy_emission")
+
+    @property
+    def expected_sustainable_apy(self) -> float:
+        return self._weighted("apy_sustainable")
+
+    @property
+    def risk(self) -> float:
+        return self._weighted("risk")
+
+    @property
+    def risk_grade(self) -> str:
+        return risk_grade(self.risk)
+
+    @property
+    def independent_bets(self) -> float:
+        """Strict: constituents linked by any shared protocol, issuer or bridge are one
+        bet (transitively); inverse Herfindahl of those clusters."""
+        if not self.constituents:
+            return 0.0
+        return float(
+            effective_bets(
+                [c.weight for c in self.constituents], [c.dependencies for c in self.constituents]
+            )
+        )
+
+    def bets_by(self) -> dict[str, float]:
+        """Inverse Herfindahl of the weights by protocol, issuer and chain."""
+        w = [c.weight for c in self.constituents]
+        keys = [c.dependencies for c in self.constituents]
+        return {
+            p: float(effective_bets_by(w, keys, f"{p}:")) if w else 0.0
+            for p in ("protocol", "issuer", "chain")
+        }
+
+    @property
+    def effective_bets(self) -> float:
+        """The headline: the fewer of the protocol and issuer bets (the most concentrated
+        of the two dimensions the dependency caps control)."""
+        by = self.bets_by()
+        return min(by["protocol"], by["issuer"]) if self.constituents else 0.0
+
+    def weights(self) -> dict[str, float]:
+        return {c.id: c.weight for c in self.constituents}
+
+    def top(self, n: int = 5) -> list[Constituent]:
+        return sorted(self.constituents, key=lambda c: c.weight, reverse=True)[:n]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "as_of": self.as_of.isoformat(),
+            "expected_apy": self.expected_apy,
+            "expected_real_apy": self.expected_real_apy,
+            "expected_emission_apy": self.expected_emission_apy,
+            "expected_sustainable_apy": self.expected_sustainable_apy,
+            "risk": self.risk,
+            "risk_grade": self.risk_grade,
+            "n_constituents": len(self.constituents),
+            "effective_bets": self.effective_bets,
+            "independent_bets": self.independent_bets,
+            "bets_by": self.bets_by(),
+            "notes": self.notes,
+            "constituents": [
+                c.as_dict() for c in sorted(self.constituents, key=lambda c: -c.weight)
+            ],
+        }
+
+
+def merge(
+    parts: Sequence[tuple[float, IndexComposition]], *, name: str, title: str, as_of: date
+) -> IndexComposition:
+    """Combine compositions at fixed weights (a composite index); same ids add up."""
+    merged: dict[str, Constituent] = {}
+    notes: list[str] = []
+    for share, comp in parts:
+        notes += [f"{comp.name}: {n}" for n in comp.notes]
+        for c in comp.constituents:
+            w = share * c.weight
+            if c.id in merged:
+                merged[c.id] = _with_weight(merged[c.id], merged[c.id].weight + w)
+            else:
+                merged[c.id] = _with_weight(c, w, sleeve=c.sleeve or comp.name)
+    return IndexComposition(name, title, as_of, list(merged.values()), notes)
+
+
+def _with_weight(c: Constituent, weight: float, *, sleeve: str | None = None) -> Constituent:
+    from dataclasses import replace
+
+    return replace(c, weight=weight, sleeve=sleeve if sleeve is not None else c.sleeve)

@@ -1,0 +1,384 @@
+"""One constructor for every index family: eligibility, weighting, caps, composites.
+
+Given an ``IndexDefinition`` (rules as data) and the scored universe at a date, build
+the index's composition:
+
+* opportunity indices (DeFi Yield, Stablecoin Income, custom): eligible opportunities
+  -> target weights from the weighting rule (per sleeve) -> the LP in
+  ``indices.weights`` enforcing the single-holding cap, every dependency cap and the
+  sleeve weights exactly;
+* Large-Cap Staking: PoS assets above a market-cap floor, cap-weighted with a
+  single-asset cap; for each asset the staking route with the best net yield after
+  lock-up and risk penalties;
+* asset baskets (growth assets) cap-weighted, with an optional trend filter that moves
+  into a fallback index when risk is off;
+* composites (Balanced): fixed shares of other indices and baskets.
+
+When the constraints cannot be met, the previous composition is kept and the reason is
+recorded in ``notes``; without a previous composition ``InfeasibleWeightsError`` is
+raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from realyield.core.errors import ConfigError, InsufficientDataError
+from realyield.core.model import Asset
+from realyield.indices.composition import Constituent, IndexComposition, merge
+from realyield.indices.methodology import Eligibility, IndexDefinition
+from realyield.indices.weights import (
+    CapGroup,
+    InfeasibleWeightsError,
+    capped_weights,
+)
+from realyield.scoring.metadata import split_symbol, token_facts
+from realyield.scoring.score import ScoredUniverse
+from realyield.sources.staking import StakingParams
+
+STAKING_KINDS = ("staking", "liquid_staking")
+
+
+@dataclass
+class IndexInputs:
+    """Everything index construction reads, as of one date (no look-ahead)."""
+
+    as_of: date
+    scored: ScoredUniverse
+    assets: Mapping[str, Asset] = field(default_factory=dict)
+    prices: pl.DataFrame | None = None  # asset_id, date, price_usd (up to as_of)
+    staking: Sequence[StakingParams] | None = None
+    _candidates: pl.DataFrame | None = None
+
+    def candidates(self) -> pl.DataFrame:
+        """The scored table plus dependency keys and underlying asset ids per row."""
+        if self._candidates is None:
+            x = self.scored.inputs
+            self._candidates = self.scored.table().with_columns(
+                pl.Series(
+                    "dependencies", [list(d.keys()) for d in x.dependencies], dtype=pl.List(pl.Utf8)
+                ),
+                pl.Series(
+                    "underlying",
+                    [list(underlying_assets(o.underlying, o.symbol)) for o in x.opportunities],
+                    dtype=pl.List(pl.Utf8),
+                ),
+                pl.Series("stablecoin", [bool(o.stablecoin) for o in x.opportunities]),
+            )
+        return self._candidates
+
+
+def underlying_assets(underlying: Sequence[str], symbol: str) -> tuple[str, ...]:
+    """Asset ids behind a position: its ``underlying`` when they are asset ids (not
+    contract addresses), else the symbol's tokens mapped through the token table."""
+    ids = tuple(u for u in underlying if not u.startswith("0x") and len(u) < 60)
+    if ids:
+        return ids
+    out = []
+    for token in split_symbol(symbol):
+        facts = token_facts(token)
+        if facts is not None and facts.asset_id:
+            out.append(facts.asset_id)
+    return tuple(dict.fromkeys(out))
+
+
+def eligible(frame: pl.DataFrame, rules: Eligibility) -> pl.DataFrame:
+    """Rows of the candidate table that satisfy ``rules``."""
+    keep = pl.lit(True)
+    if rules.kinds:
+        keep &= pl.col("kind").is_in(list(rules.kinds))
+    if rules.chains:
+        keep &= pl.col("chain").str.to_lowercase().is_in([c.lower() for c in rules.chains])
+    if rules.stablecoin_only:
+        keep &= pl.col("stablecoin")
+    if rules.max_apy is not None:
+        keep &= pl.col("apy") <= rules.max_apy
+    if rules.min_tvl_usd is not None:
+        keep &= pl.col("tvl_usd") >= rules.min_tvl_usd
+    if rules.min_sustainability is not None:
+        keep &= pl.col("sustainability") >= rules.min_sustainability
+    if rules.max_risk is not None:
+        keep &= pl.col("risk") <= rules.max_risk
+    if rules.require_screens:
+        keep &= ~pl.col("excluded")
+    return frame.filter(keep.fill_null(False))
+
+
+def _target_yield(frame: pl.DataFrame, defn: IndexDefinition) -> np.ndarray:
+    w = defn.weighting
+    if w.method == "equal":
+        return np.ones(frame.height)
+    if w.method == "market_cap":
+        return frame["tvl_usd"].fill_null(0.0).to_numpy().astype(float)
+    base = frame["apy_sustainable"].fill_null(0.0)
+    if w.yield_field == "forecast_apy_30d" and "forecast_apy_30d" in frame.columns:
+        base = frame["forecast_apy_30d"].fill_null(base)
+    value = base.to_numpy().astype(float) * (
+        1.0 - w.risk_aversion * frame["risk"].to_numpy().astype(float) / 100.0
+    )
+    return np.clip(value, 0.0, None)
+
+
+def _constituent(row: Mapping[str, Any], weight: float, sleeve: str | None) -> Constituent:
+    apy = float(row["apy"] or 0.0)
+    real = float(row["apy_real_base"] or 0.0)
+    return Constituent(
+        id=row["id"],
+        label=f"{row['protocol']} {row['symbol']}",
+        kind=row["kind"],
+        chain=row["chain"],
+        weight=weight,
+        apy=apy,
+        apy_real=real,
+        apy_emission=float(row["apy_reward"] or 0.0)
+        if row["apy_reward"] is not None
+        else max(0.0, apy - float(row["apy_base"] or 0.0)),
+        apy_sustainable=float(row["apy_sustainable"] or 0.0),
+        risk=float(row["risk"]),
+        underlying=tuple(row["underlying"] or ()),
+        dependencies=tuple(row["dependencies"] or ()),
+        sleeve=sleeve,
+    )
+
+
+def _cap_groups(
+    frame: pl.DataFrame, defn: IndexDefinition, sleeves: Sequence[tuple[str, float, np.ndarray]]
+) -> list[CapGroup]:
+    caps = defn.caps.dependency
+    members: dict[str, list[int]] = {}
+    for i, keys in enumerate(frame["dependencies"].to_list()):
+        for key in keys or ():
+            if key.split(":", 1)[0] in caps:
+                members.setdefault(key, []).append(i)
+    groups = [
+        CapGroup(key, np.asarray(idx, dtype=np.intp), caps[key.split(":", 1)[0]])
+        for key, idx in members.items()
+    ]
+    groups += [
+        CapGroup(f"sleeve:{name}", idx, share) for name, share, idx in sleeves if len(sleeves) > 1
+    ]
+    return groups
+
+
+def build_opportunity_index(defn: IndexDefinition, inputs: IndexInputs) -> IndexComposition:
+    """An index of opportunities (DeFi Yield, Stablecoin Income, custom definitions).
+
+    Raises:
+        InfeasibleWeightsError: the caps, sleeves and minimum count cannot all hold.
+    """
+    table = inputs.candidates()
+    sleeves_rules = defn.sleeves or ()
+    parts: list[pl.DataFrame] = []
+    if sleeves_rules:
+        taken: set[str] = set()
+        for sleeve in sleeves_rules:
+            rows = eligible(eligible(table, defn.eligibility), sleeve.eligibility)
+            rows = rows.filter(~pl.col("id").is_in(list(taken)))
+            taken |= set(rows["id"].to_list())
+            parts.append(rows.with_columns(pl.lit(sleeve.name).alias("sleeve")))
+    else:
+        parts.append(
+            eligible(table, defn.eligibility).with_columns(
+                pl.lit(None, dtype=pl.Utf8).alias("sleeve")
+            )
+        )
+    limit = defn.caps.max_constituents
+    frames: list[pl.DataFrame] = []
+    targets: list[np.ndarray] = []
+    sleeves: list[tuple[str, float, np.ndarray]] = []
+    offset = 0
+    shares = [s.weight for s in sleeves_rules] or [1.0]
+    names: list[str | None] = [s.name for s in sleeves_rules] or [None]
+    for rows, share, name in zip(parts, shares, names, strict=True):
+        if rows.is_empty():
+            raise InfeasibleWeightsError(
+                f"{defn.name}: no eligible opportunity for sleeve {name or 'main'}"
+            )
+        score = _target_yield(rows, defn)
+        order = np.argsort(-score, kind="stable")
+        if limit:  # keep the best candidates: 3x the sleeve's share of the count, at least
+            keep = max(int(np.ceil(3 * limit * share)), defn.caps.min_constituents)
+            order = order[:keep]
+        rows, score = rows[order.tolist()], score[order]
+        total = score.sum()
+        score = (score / total if total > 0 else np.full(len(score), 1.0 / len(score))) * share
+        frames.append(rows)
+        targets.append(score)
+        sleeves.append((str(name), share, np.arange(offset, offset + rows.height, dtype=np.intp)))
+        offset += rows.height
+    frame = pl.concat(frames, how="vertical_relaxed")
+    target = np.concatenate(targets)
+    groups = _cap_groups(frame, defn, sleeves)
+    weights = capped_weights(
+        target,
+        single_cap=defn.caps.single,
+        groups=groups,
+        min_constituents=defn.caps.min_constituents,
+        min_weight=defn.weighting.min_weight,
+    )
+    if limit and int((weights > 1e-9).sum()) > limit:
+        keep_idx = np.argsort(-weights, kind="stable")[:limit]
+        mask = np.zeros(len(weights), dtype=bool)
+        mask[keep_idx] = True
+        frame, target = frame.filter(pl.Series(mask)), target[mask]
+        positions = np.cumsum(mask) - 1
+        sleeves = [(n, s, positions[idx[mask[idx]]]) for n, s, idx in sleeves]
+        weights = capped_weights(
+            target,
+            single_cap=defn.caps.single,
+            groups=_cap_groups(frame, defn, sleeves),
+            min_constituents=defn.caps.min_constituents,
+            min_weight=defn.weighting.min_weight,
+        )
+    constituents = [
+        _constituent(row, float(w), row["sleeve"])
+        for row, w in zip(frame.iter_rows(named=True), weights, strict=True)
+        if w > 1e-9
+    ]
+    return IndexComposition(defn.name, defn.title, inputs.as_of, constituents)
+
+
+def build_index(
+    defn: IndexDefinition,
+    inputs: IndexInputs,
+    *,
+    registry: Mapping[str, IndexDefinition] | None = None,
+    built: dict[str, IndexComposition] | None = None,
+    previous: IndexComposition | None = None,
+) -> IndexComposition:
+    """Build one index of any family from the scored universe at ``inputs.as_of``.
+
+    ``registry`` resolves the indices a composite or a regime fallback refers to;
+    ``built`` caches compositions already made at this date. With ``previous``, an
+    infeasible weighting keeps the previous weights and records why.
+
+    Raises:
+        InfeasibleWeightsError: the rules cannot be met and there is no ``previous``.
+        ConfigError: a composite refers to an index the registry does not hold.
+    """
+    built = {} if built is None else built
+    registry = registry or {}
+    if defn.name in built:
+        return built[defn.name]
+    try:
+        comp = _build(defn, inputs, registry, built)
+    except (InfeasibleWeightsError, InsufficientDataError) as exc:
+        if previous is None:
+            raise
+        comp = IndexComposition(
+            defn.name,
+            defn.title,
+            inputs.as_of,
+            list(previous.constituents),
+            [f"kept the previous weights: {exc}"],
+        )
+    built[defn.name] = comp
+    return comp
+
+
+def _resolve(
+    name: str,
+    inputs: IndexInputs,
+    registry: Mapping[str, IndexDefinition],
+    built: dict[str, IndexComposition],
+) -> IndexComposition:
+    if name not in registry:
+        raise ConfigError(f"index {name!r} is not defined; known: {sorted(registry)}")
+    return build_index(registry[name], inputs, registry=registry, built=built)
+
+
+def _build(
+    defn: IndexDefinition,
+    inputs: IndexInputs,
+    registry: Mapping[str, IndexDefinition],
+    built: dict[str, IndexComposition],
+) -> IndexComposition:
+    from realyield.indices.families import build_basket, build_staking_index, risk_on
+
+    if defn.components:
+        parts = []
+        for comp in defn.components:
+            if comp.index is not None:
+                parts.append((comp.weight, _resolve(comp.index, inputs, registry, built)))
+            else:
+                parts.append(
+                    (
+                        comp.weight,
+                        build_basket(
+                            f"{defn.name}:{comp.name}",
+                            comp.name,
+                            comp.assets,
+                            inputs.assets,
+                            as_of=inputs.as_of,
+                            single_cap=comp.max_single,
+                            min_constituents=1,
+                        ),
+                    )
+                )
+        return merge(parts, name=defn.name, title=defn.title, as_of=inputs.as_of)
+    if defn.staking is not None:
+        s = defn.staking
+        return build_staking_index(
+            defn.name,
+            defn.title,
+            inputs.candidates(),
+            inputs.assets,
+            as_of=inputs.as_of,
+            single_cap=defn.caps.single,
+            min_market_cap_usd=s.min_market_cap_usd,
+            routes=s.routes,
+            lockup_penalty_pp_per_30d=s.lockup_penalty_pp_per_30d,
+            risk_penalty=s.risk_penalty,
+            min_constituents=defn.caps.min_constituents,
+            staking=inputs.staking,
+        )
+    if defn.basket is not None:
+        basket = build_basket(
+            defn.name,
+            defn.title,
+            defn.basket.assets,
+            inputs.assets,
+            as_of=inputs.as_of,
+            single_cap=defn.caps.single,
+            min_constituents=defn.caps.min_constituents,
+        )
+        if defn.regime is None:
+            return basket
+        on, evidence = risk_on(
+            basket, inputs.prices, as_of=inputs.as_of, window_days=defn.regime.window_days
+        )
+        if on:
+            basket.notes.append(evidence)
+            return basket
+        fallback = _resolve(defn.regime.fallback, inputs, registry, built)
+        return IndexComposition(
+            defn.name,
+            defn.title,
+            inputs.as_of,
+            list(fallback.constituents),
+            [evidence + f": holding {defn.regime.fallback}"],
+        )
+    return build_opportunity_index(defn, inputs)
+
+
+def build_all(
+    definitions: Mapping[str, IndexDefinition], inputs: IndexInputs
+) -> dict[str, IndexComposition | InfeasibleWeightsError]:
+    """Every index at ``inputs.as_of``; an index whose rules cannot be met maps to the
+    error saying why (the others are still built)."""
+    built: dict[str, IndexComposition] = {}
+    out: dict[str, IndexComposition | InfeasibleWeightsError] = {}
+    for name, defn in definitions.items():
+        try:
+            out[name] = build_index(defn, inputs, registry=definitions, built=built)
+        except (InfeasibleWeightsError, InsufficientDataError) as exc:
+            out[name] = (
+                exc if isinstance(exc, InfeasibleWeightsError) else InfeasibleWeightsError(str(exc))
+            )
+    return out

@@ -1,0 +1,198 @@
+"""Asset-based families: Large-Cap Staking, growth baskets and the trend filter.
+
+Large-Cap Staking weights PoS networks by market cap (single-asset cap), then holds each
+network through its best staking route: native, delegated or a liquid staking token,
+chosen by net yield minus a lock-up penalty and a risk penalty. Growth baskets hold
+assets by market cap; the regime filter compares the basket's cap-weighted price with
+its moving average on the rebalance date, using prices up to that date only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from realyield.core.errors import InsufficientDataError
+from realyield.core.model import Asset
+from realyield.indices.composition import Constituent, IndexComposition
+from realyield.indices.weights import InfeasibleWeightsError, capped_proportional
+from realyield.scoring.metadata import token_facts
+from realyield.sources.staking import StakingParams, load_staking_params
+
+
+def _network_assets(params: Sequence[StakingParams]) -> dict[str, str]:
+    """Map every staking-table asset id (native and liquid) to its network's asset id."""
+    native = {p.network: p.asset_id for p in params if p.route != "liquid"}
+    return {p.asset_id: native.get(p.network, p.asset_id) for p in params}
+
+
+def _route_network(
+    row: Mapping[str, Any], to_network: Mapping[str, str], peg_assets: Mapping[str, str]
+) -> str | None:
+    for asset in row["underlying"] or ():
+        if asset in to_network:
+            return to_network[asset]
+    for token in str(row["symbol"]).replace("/", "-").split("-"):
+        facts = token_facts(token)
+        if facts is not None and facts.peg in peg_assets:
+            return peg_assets[facts.peg]
+    return None
+
+
+def build_staking_index(
+    name: str,
+    title: str,
+    candidates: pl.DataFrame,
+    assets: Mapping[str, Asset],
+    *,
+    as_of: date,
+    single_cap: float,
+    min_market_cap_usd: float,
+    routes: Sequence[str],
+    lockup_penalty_pp_per_30d: float,
+    risk_penalty: float,
+    min_constituents: int,
+    staking: Sequence[StakingParams] | None = None,
+) -> IndexComposition:
+    """Large-Cap Staking: cap-weighted PoS networks, each through its best route.
+
+    Raises:
+        InfeasibleWeightsError: fewer eligible networks than the minimum, or a cap that
+            cannot be met with them.
+    """
+    params = list(staking) if staking is not None else load_staking_params()
+    to_network = _network_assets(params)
+    peg_assets = {p.symbol.lower(): p.asset_id for p in params if p.route != "liquid"}
+    networks = sorted({to_network[p.asset_id] for p in params})
+    caps = {a: (assets[a].market_cap_usd or 0.0) if a in assets else 0.0 for a in networks}
+    chosen_networks = [a for a in networks if caps[a] >= min_market_cap_usd]
+    rows = candidates.filter(
+        pl.col("kind").is_in(["staking", "liquid_staking"]) & ~pl.col("excluded")
+    )
+    best: dict[str, tuple[float, dict[str, Any]]] = {}
+    for row in rows.iter_rows(named=True):
+        route = "liquid" if row["kind"] == "liquid_staking" else "native"
+        if route not in routes and not (route == "native" and "delegated" in routes):
+            continue
+        network = _route_network(row, to_network, peg_assets)
+        if network not in chosen_networks:
+            continue
+        lockup = float(row.get("lockup_days") or 0.0)
+        score = (
+            float(row["apy"] or 0.0)
+            - lockup_penalty_pp_per_30d * lockup / 30.0
+            - risk_penalty * float(row["risk"]) / 100.0
+        )
+        if network not in best or score > best[network][0]:
+            best[network] = (score, row)
+    held = [a for a in chosen_networks if a in best]
+    if len(held) < min_constituents:
+        raise InfeasibleWeightsError(
+            f"{name}: only {len(held)} PoS networks above ${min_market_cap_usd:,.0f} with a "
+            f"staking route (need {min_constituents})"
+        )
+    weights = capped_proportional(np.asarray([caps[a] for a in held], dtype=float), single_cap)
+    constituents = []
+    for network, w in zip(held, weights, strict=True):
+        row = best[network][1]
+        apy = float(row["apy"] or 0.0)
+        constituents.append(
+            Constituent(
+                id=row["id"],
+                label=f"{row['protocol']} {row['symbol']}",
+                kind=row["kind"],
+                chain=row["chain"],
+                weight=float(w),
+                apy=apy,
+                apy_real=float(row["apy_real_base"]),
+                apy_emission=float(row["apy_reward"] or 0.0),
+                apy_sustainable=float(row["apy_sustainable"]),
+                risk=float(row["risk"]),
+                underlying=tuple(row["underlying"] or (network,)),
+                dependencies=tuple(row["dependencies"] or ()),
+                sleeve=network,
+            )
+        )
+    return IndexComposition(name, title, as_of, constituents)
+
+
+def build_basket(
+    name: str,
+    title: str,
+    asset_ids: Sequence[str],
+    assets: Mapping[str, Asset],
+    *,
+    as_of: date,
+    single_cap: float,
+    min_constituents: int,
+) -> IndexComposition:
+    """A cap-weighted basket of plain holdings (no yield): the growth sleeve.
+
+    Raises:
+        InfeasibleWeightsError: too few assets with a known market cap.
+    """
+    known = [a for a in asset_ids if a in assets and (assets[a].market_cap_usd or 0) > 0]
+    if len(known) < min_constituents:
+        raise InfeasibleWeightsError(
+            f"{name}: {len(known)} assets with a known market cap (need {min_constituents}); "
+            f"missing: {sorted(set(asset_ids) - set(known))}"
+        )
+    weights = capped_proportional(
+        np.asarray([assets[a].market_cap_usd or 0.0 for a in known], dtype=float), single_cap
+    )
+    constituents = [
+        Constituent(
+            id=f"asset:{a}",
+            label=assets[a].symbol,
+            kind="asset",
+            chain=None,
+            weight=float(w),
+            apy=0.0,
+            apy_real=0.0,
+            apy_emission=0.0,
+            apy_sustainable=0.0,
+            risk=0.0,
+            underlying=(a,),
+            dependencies=(f"asset:{a}",),
+        )
+        for a, w in zip(known, weights, strict=True)
+    ]
+    return IndexComposition(name, title, as_of, constituents)
+
+
+def risk_on(
+    composition: IndexComposition, prices: pl.DataFrame | None, *, as_of: date, window_days: int
+) -> tuple[bool, str]:
+    """Trend filter: is the basket's cap-weighted price above its moving average?
+
+    Uses prices dated up to ``as_of`` only. Returns the decision and its evidence.
+
+    Raises:
+        InsufficientDataError: less price history than the window.
+    """
+    if prices is None or prices.is_empty():
+        raise InsufficientDataError("trend filter needs price history; none stored")
+    weights = {c.underlying[0]: c.weight for c in composition.constituents}
+    start = as_of - timedelta(days=window_days - 1)
+    window = prices.filter(
+        pl.col("asset_id").is_in(list(weights)) & pl.col("date").is_between(start, as_of)
+    )
+    wide = window.pivot(on="asset_id", index="date", values="price_usd").sort("date")
+    if wide.height < window_days * 0.8 or any(a not in wide.columns for a in weights):
+        raise InsufficientDataError(
+            f"trend filter needs {window_days} days of prices for {sorted(weights)} up to "
+            f"{as_of}; found {wide.height} days"
+        )
+    wide = wide.fill_null(strategy="forward").drop_nulls()
+    first = wide.row(0, named=True)
+    level = sum(w * wide[a] / first[a] for a, w in weights.items())
+    today, average = float(level[-1]), float(level.mean())
+    on = today >= average
+    return on, (
+        f"basket at {today:.3f} vs its {window_days}-day average {average:.3f} on "
+        f"{as_of}: risk {'on' if on else 'off'}"
+    )

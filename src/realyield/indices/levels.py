@@ -1,0 +1,232 @@
+"""Index levels over history: price return, income return and total return, net of costs.
+
+Point in time: at every scheduled rebalance the caller's ``compose(day)`` builds the
+target from data up to that day only. Between rebalances weights drift with each
+holding's return; a drift beyond the trigger rebalances back to the last target (no
+re-selection); a no-trade band skips small trades; a holding whose APY breaks the cap
+or whose data stops is removed at once and its weight spread pro rata over the rest.
+Income is the holding's realised APY of that day (its stored history), accrued daily
+and reinvested; price return comes from the underlying assets' prices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from realyield.core.errors import DataError, InsufficientDataError
+from realyield.indices.composition import IndexComposition
+from realyield.indices.rebalance import CostModel, apply_band, drift, schedule_dates, trade_cost
+from realyield.indices.weights import InfeasibleWeightsError
+
+DEAD_AFTER_DAYS = 7
+
+
+@dataclass
+class LevelHistory:
+    """Daily index levels (base 100) and what happened on each day."""
+
+    name: str
+    frame: pl.DataFrame  # date, price_return, income_return, cost, total_return, levels...
+    events: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        f = self.frame
+        years = max(f.height - 1, 1) / 365.0
+        total = float(f["level_total"][-1] / 100.0)
+        return {
+            "days": float(f.height),
+            "total_return": total - 1.0,
+            "cagr": total ** (1 / years) - 1.0,
+            "price_return": float(f["level_price"][-1] / 100.0) - 1.0,
+            "income_return": float(f["level_income"][-1] / 100.0) - 1.0,
+            "costs": float(f["cost"].sum()),
+            "turnover": float(f["turnover"].sum()),
+            "rebalances": float(f["rebalanced"].sum()),
+        }
+
+
+def _dense(
+    frame: pl.DataFrame, key: str, value: str, keys: Sequence[str], days: Sequence[date]
+) -> np.ndarray:
+    """A days x keys matrix of ``value`` (NaN where missing)."""
+    out = np.full((len(days), len(keys)), np.nan)
+    if not keys or frame.is_empty():
+        return out
+    index = {d: i for i, d in enumerate(days)}
+    col = {k: j for j, k in enumerate(keys)}
+    sub = frame.filter(pl.col(key).is_in(list(keys)) & pl.col("date").is_between(days[0], days[-1]))
+    for k, d, v in sub.select(key, "date", value).iter_rows():
+        if v is not None:
+            out[index[d], col[k]] = v
+    return out
+
+
+def index_levels(
+    name: str,
+    compose: Callable[[date], IndexComposition],
+    *,
+    start: date,
+    end: date,
+    apy: pl.DataFrame,
+    prices: pl.DataFrame,
+    schedule: str = "monthly",
+    drift_trigger: float = 0.05,
+    band: float = 0.01,
+    costs: CostModel | None = None,
+    max_apy: float = 100.0,
+) -> LevelHistory:
+    """Daily levels of the index that ``compose`` defines, from ``start`` to ``end``.
+
+    ``apy`` holds realised daily APYs (``id, date, apy``); ``prices`` daily prices
+    (``asset_id, date, price_usd``).
+
+    Raises:
+        InsufficientDataError: no rebalance date could be composed.
+        DataError: ``end`` before ``start``.
+    """
+    if end <= start:
+        raise DataError(f"level history needs end after start, got {start}..{end}")
+    costs = costs or CostModel()
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    events: list[str] = []
+    targets: dict[date, IndexComposition] = {}
+    for day in [start, *schedule_dates(start + timedelta(days=1), end, schedule)]:
+        try:
+            targets[day] = compose(day)
+            events.extend(f"{day}: {note}" for note in targets[day].notes)
+        except (InfeasibleWeightsError, InsufficientDataError) as exc:
+            events.append(f"{day}: kept previous weights ({exc})")
+    if not targets:
+        raise InsufficientDataError(
+            f"{name}: no rebalance date between {start} and {end} could be composed; see the events"
+        )
+    ids = sorted({c.id for comp in targets.values() for c in comp.constituents})
+    info = {c.id: c for comp in targets.values() for c in comp.constituents}
+    assets = sorted({a for c in info.values() for a in c.underlying})
+    apy_m = _dense(apy, "id", "apy", ids, days)
+    px = (
+        pl.DataFrame({"date": days})
+        .join(
+            prices.filter(pl.col("asset_id").is_in(assets)).pivot(
+                on="asset_id", index="date", values="price_usd", aggregate_function="first"
+            ),
+            on="date",
+            how="left",
+        )
+        .sort("date")
+        .fill_null(strategy="forward")
+    )
+    price_m = (
+        np.column_stack(
+            [
+                px[a].to_numpy().astype(float) if a in px.columns else np.full(len(days), np.nan)
+                for a in assets
+            ]
+        )
+        if assets
+        else np.zeros((len(days), 0))
+    )
+    col = {i: j for j, i in enumerate(ids)}
+    asset_col = {a: j for j, a in enumerate(assets)}
+    chains = {c.id: c.chain for c in info.values()}
+    weights: dict[str, float] = {}
+    target: dict[str, float] = {}
+    last_seen = {i: None for i in ids}  # type: dict[str, int | None]
+    rows = []
+    for t, day in enumerate(days):
+        price_r = income_r = cost = turned = 0.0
+        rebalanced = False
+        for i in ids:
+            if not np.isnan(apy_m[t, col[i]]):
+                last_seen[i] = t
+        if t > 0 and weights:
+            growth = {}
+            for i, w in weights.items():
+                c = info[i]
+                cols = [asset_col[a] for a in c.underlying]
+                rets = [
+                    price_m[t, j] / price_m[t - 1, j] - 1.0
+                    for j in cols
+                    if price_m[t - 1, j] > 0 and not np.isnan(price_m[t, j])
+                ]
+                p = float(np.mean(rets)) if rets else 0.0
+                y = apy_m[t, col[i]]
+                y = c.apy if np.isnan(y) else float(y)
+                inc = y / 100.0 / 365.0
+                price_r += w * p
+                income_r += w * inc
+                growth[i] = w * (1.0 + p + inc)
+            total = sum(growth.values())
+            weights = {i: g / total for i, g in growth.items()} if total > 0 else weights
+        # daily screen: APY above the cap, or data that stopped
+        gone = [
+            i
+            for i in weights
+            if (not np.isnan(apy_m[t, col[i]]) and apy_m[t, col[i]] > max_apy)
+            or (last_seen[i] is not None and t - (last_seen[i] or 0) > DEAD_AFTER_DAYS)
+        ]
+        for i in gone:
+            events.append(f"{day}: removed {i} (failed a screen between rebalances)")
+            freed = weights.pop(i)
+            target.pop(i, None)
+            rest = sum(weights.values())
+            weights = {k: v + freed * v / rest for k, v in weights.items()} if rest else {}
+            turned += freed
+        if day in targets:
+            new_target = {i: w for i, w in targets[day].weights().items() if i not in gone}
+            norm = sum(new_target.values())
+            target = {i: w / norm for i, w in new_target.items()} if norm else {}
+            new = apply_band(weights, target, band) if weights else dict(target)
+            cost += trade_cost(weights, new, chains, costs)
+            turned += 0.5 * sum(
+                abs(new.get(k, 0.0) - weights.get(k, 0.0)) for k in set(new) | set(weights)
+            )
+            weights, rebalanced = new, True
+        elif target and drift(weights, target) > drift_trigger:
+            new = apply_band(weights, target, band)
+            cost += trade_cost(weights, new, chains, costs)
+            turned += 0.5 * sum(
+                abs(new.get(k, 0.0) - weights.get(k, 0.0)) for k in set(new) | set(weights)
+            )
+            events.append(
+                f"{day}: drift {drift(weights, target):.1%} > "
+                f"{drift_trigger:.0%}: rebalanced to target"
+            )
+            weights, rebalanced = new, True
+        rows.append(
+            (
+                day,
+                price_r,
+                income_r,
+                cost,
+                price_r + income_r - cost,
+                turned,
+                rebalanced,
+                len(weights),
+            )
+        )
+    frame = pl.DataFrame(
+        rows,
+        schema=[
+            "date",
+            "price_return",
+            "income_return",
+            "cost",
+            "total_return",
+            "turnover",
+            "rebalanced",
+            "n_constituents",
+        ],
+        orient="row",
+    )
+    frame = frame.with_columns(
+        (100 * (1 + pl.col("price_return")).cum_prod()).alias("level_price"),
+        (100 * (1 + pl.col("income_return")).cum_prod()).alias("level_income"),
+        (100 * (1 + pl.col("total_return")).cum_prod()).alias("level_total"),
+    )
+    return LevelHistory(name, frame, events)

@@ -1,0 +1,151 @@
+"""Indices over what the store holds: the functions the CLI, API and planner call.
+
+``indices_at`` scores the stored universe as of a date and builds every index from it;
+``stored_levels`` replays an index point in time over the stored history (at each
+rebalance only data up to that date: the universe as it stood, assets' market caps of
+that day, no forecast re-run) and returns its daily levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine
+
+from realyield.core.errors import ConfigError, InsufficientDataError
+from realyield.core.model import Asset, Opportunity
+from realyield.indices.composition import IndexComposition
+from realyield.indices.construct import IndexInputs, build_all, build_index
+from realyield.indices.levels import LevelHistory, index_levels
+from realyield.indices.methodology import IndexDefinition, packaged_definitions
+from realyield.indices.rebalance import CostModel
+from realyield.indices.weights import InfeasibleWeightsError
+from realyield.scoring.score import ScoredUniverse, score_universe
+from realyield.scoring.service import score_stored
+from realyield.universe.point_in_time import assets_at, opportunities_at
+from realyield.universe.repository import (
+    UniverseQuery,
+    apy_history_frame,
+    load_assets,
+    load_universe,
+    price_history_frame,
+    stored_sources,
+)
+
+
+def indices_at(
+    engine: Engine,
+    *,
+    as_of: date | None = None,
+    sources: tuple[str, ...] | None = None,
+    definitions: Mapping[str, IndexDefinition] | None = None,
+    home: Path | None = None,
+    scored: ScoredUniverse | None = None,
+) -> tuple[dict[str, IndexComposition | InfeasibleWeightsError], str | None]:
+    """Every index built from the stored universe (or an already ``scored`` one); also
+    the forecast note, if any."""
+    definitions = definitions or packaged_definitions()
+    note = None
+    if scored is None:
+        scored, note = score_stored(engine, UniverseQuery(as_of=as_of, sources=sources), home=home)
+    day = as_of or scored.inputs.as_of
+    assets = {a.id: a for a in load_assets(engine, as_of=day)}
+    prices = price_history_frame(engine, list(assets), start=day - timedelta(days=400), end=day)
+    inputs = IndexInputs(day, scored, assets, prices)
+    return build_all(definitions, inputs), note
+
+
+def cost_model(defn: IndexDefinition) -> CostModel:
+    c = defn.rebalance.costs
+    return CostModel(c.fee_bps, c.slippage_bps, c.gas_usd, c.default_gas_usd, c.notional_usd)
+
+
+@dataclass
+class HistoryData:
+    """Everything a point-in-time replay reads, loaded once; the universe scored at each
+    rebalance date and the indices built from it are cached, so replaying several
+    indices (or a composite and its parts) scores each date once."""
+
+    opportunities: list[Opportunity]
+    history: pl.DataFrame
+    assets: list[Asset]
+    prices: pl.DataFrame
+    _inputs: dict[date, IndexInputs] = field(default_factory=dict)
+    _built: dict[date, dict[str, IndexComposition]] = field(default_factory=dict)
+
+    def inputs_at(self, day: date) -> IndexInputs:
+        """The scored universe as it stood on ``day`` (data up to that day only).
+
+        Raises:
+            InsufficientDataError: no opportunity has history on that day.
+        """
+        if day not in self._inputs:
+            opps = opportunities_at(self.opportunities, self.history, day)
+            if not opps:
+                raise InsufficientDataError(f"no opportunity has history on {day}")
+            past = self.history.filter(pl.col("date") <= day)
+            prices = self.prices.filter(pl.col("date") <= day)
+            assets = assets_at(self.assets, prices, day)
+            scored = score_universe(
+                opps, as_of=day, history=past, assets=list(assets.values()), prices=prices
+            )
+            self._inputs[day] = IndexInputs(day, scored, assets, prices)
+        return self._inputs[day]
+
+    def built_at(self, day: date) -> dict[str, IndexComposition]:
+        return self._built.setdefault(day, {})
+
+
+def load_history_data(engine: Engine, sources: tuple[str, ...] | None = None) -> HistoryData:
+    sources = sources or tuple(stored_sources(engine))
+    opps = load_universe(engine, UniverseQuery(sources=sources, max_age_days=None))
+    return HistoryData(
+        opps,
+        apy_history_frame(engine, [o.id for o in opps]),
+        load_assets(engine),
+        price_history_frame(engine),
+    )
+
+
+def replay_levels(
+    name: str,
+    data: HistoryData,
+    *,
+    start: date,
+    end: date,
+    definitions: Mapping[str, IndexDefinition] | None = None,
+) -> LevelHistory:
+    """Daily levels of index ``name`` rebuilt point in time from ``data``.
+
+    Raises:
+        ConfigError: unknown index name.
+        InsufficientDataError: no rebalance date could be composed.
+    """
+    definitions = definitions or packaged_definitions()
+    if name not in definitions:
+        raise ConfigError(f"unknown index {name!r}; known: {sorted(definitions)}")
+    defn = definitions[name]
+
+    def compose(day: date) -> IndexComposition:
+        return build_index(
+            defn, data.inputs_at(day), registry=definitions, built=data.built_at(day)
+        )
+
+    r = defn.rebalance
+    return index_levels(
+        name,
+        compose,
+        start=start,
+        end=end,
+        apy=data.history.select("id", "date", "apy"),
+        prices=data.prices,
+        schedule=r.schedule,
+        drift_trigger=r.drift_trigger_pp / 100,
+        band=r.no_trade_band_pp / 100,
+        costs=cost_model(defn),
+        max_apy=defn.eligibility.max_apy,
+    )
