@@ -202,8 +202,8 @@ def build_opportunity_index(defn: IndexDefinition, inputs: IndexInputs) -> Index
             )
         score = _target_yield(rows, defn)
         order = np.argsort(-score, kind="stable")
-        if limit:  # keep the best candidates: 3x the sleeve's share of the count, at least
-            keep = max(int(np.ceil(3 * limit * share)), defn.caps.min_constituents)
+        if limit:  # keep the best candidates: 2x the sleeve's share of the count, at least
+            keep = max(int(np.ceil(2 * limit * share)), defn.caps.min_constituents)
             order = order[:keep]
         rows, score = rows[order.tolist()], score[order]
         total = score.sum()

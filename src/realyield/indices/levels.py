@@ -174,8 +174,12 @@ def index_levels(
             events.append(f"{day}: removed {i} (failed a screen between rebalances)")
             freed = weights.pop(i)
             target.pop(i, None)
-            rest = sum(weights.values())
-            weights = {k: v + freed * v / rest for k, v in weights.items()} if rest else {}
+            # spread pro rata within the holding's sleeve, else over the whole index
+            peers = [k for k in weights if info[k].sleeve == info[i].sleeve] or list(weights)
+            rest = sum(weights[k] for k in peers)
+            if rest > 0:
+                for k in peers:
+                    weights[k] += freed * weights[k] / rest
             turned += freed
         if day in targets:
             new_target = {i: w for i, w in targets[day].weights().items() if i not in gone}
