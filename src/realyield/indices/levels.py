@@ -134,30 +134,36 @@ def index_levels(
     col = {i: j for j, i in enumerate(ids)}
     asset_col = {a: j for j, a in enumerate(assets)}
     chains = {c.id: c.chain for c in info.values()}
+    # Vectorised once: each holding's daily price return (mean over its underlying assets
+    # with a price on both days), its daily income, and the last day it had data.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        asset_ret = price_m[1:] / price_m[:-1] - 1.0
+    asset_ret = np.vstack([np.full((1, len(assets)), np.nan), asset_ret])
+    price_ret = np.zeros((len(days), len(ids)))
+    for i, c in info.items():
+        cols = [asset_col[a] for a in c.underlying]
+        if cols:
+            block = asset_ret[:, cols]
+            known = ~np.isnan(block)
+            count = known.sum(axis=1)
+            price_ret[:, col[i]] = np.where(
+                count > 0, np.nansum(block, axis=1) / np.maximum(count, 1), 0.0
+            )
+    fallback_apy = np.array([info[i].apy for i in ids], dtype=float)
+    income = np.where(np.isnan(apy_m), fallback_apy, apy_m) / 100.0 / 365.0
+    seen_at = np.where(~np.isnan(apy_m), np.arange(len(days))[:, None], -1)
+    last_seen_m = np.maximum.accumulate(seen_at, axis=0) if len(days) else seen_at
     weights: dict[str, float] = {}
     target: dict[str, float] = {}
-    last_seen = {i: None for i in ids}  # type: dict[str, int | None]
     rows = []
     for t, day in enumerate(days):
         price_r = income_r = cost = turned = 0.0
         rebalanced = False
-        for i in ids:
-            if not np.isnan(apy_m[t, col[i]]):
-                last_seen[i] = t
         if t > 0 and weights:
             growth = {}
             for i, w in weights.items():
-                c = info[i]
-                cols = [asset_col[a] for a in c.underlying]
-                rets = [
-                    price_m[t, j] / price_m[t - 1, j] - 1.0
-                    for j in cols
-                    if price_m[t - 1, j] > 0 and not np.isnan(price_m[t, j])
-                ]
-                p = float(np.mean(rets)) if rets else 0.0
-                y = apy_m[t, col[i]]
-                y = c.apy if np.isnan(y) else float(y)
-                inc = y / 100.0 / 365.0
+                j = col[i]
+                p, inc = price_ret[t, j], income[t, j]
                 price_r += w * p
                 income_r += w * inc
                 growth[i] = w * (1.0 + p + inc)
@@ -168,7 +174,7 @@ def index_levels(
             i
             for i in weights
             if (not np.isnan(apy_m[t, col[i]]) and apy_m[t, col[i]] > max_apy)
-            or (last_seen[i] is not None and t - (last_seen[i] or 0) > DEAD_AFTER_DAYS)
+            or (last_seen_m[t, col[i]] >= 0 and t - last_seen_m[t, col[i]] > DEAD_AFTER_DAYS)
         ]
         for i in gone:
             events.append(f"{day}: removed {i} (failed a screen between rebalances)")
