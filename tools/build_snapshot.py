@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from realyield.sources.snapshot import DELISTED_COLUMNS, OPPORTUNITY_COLUMNS, SNAPSHOT_AS_OF
+from realyield.sources.staking import CHAIN_NAMES
 
 SEED = 20250630
 AS_OF = SNAPSHOT_AS_OF.date()
@@ -3796,18 +3797,7 @@ STAKING_EXTRA: dict[str, dict[str, Any]] = {
         protocol="bifrost-liquid-staking", tvl=0.062e9, launched="2022-07-01", audits=2, b0=1.15
     ),
 }
-CHAIN_OF_NETWORK = {
-    "ethereum": "Ethereum",
-    "solana": "Solana",
-    "cardano": "Cardano",
-    "polkadot": "Polkadot",
-    "cosmos": "Cosmos",
-    "avalanche": "Avalanche",
-    "near": "Near",
-    "tron": "Tron",
-    "polygon": "Polygon",
-    "bnb-chain": "BSC",
-}
+CHAIN_OF_NETWORK = CHAIN_NAMES
 
 
 def read_staking_table(path: Path = STAKING_CSV) -> list[dict[str, str]]:
