@@ -169,9 +169,22 @@ def _cap_groups(
 def build_opportunity_index(defn: IndexDefinition, inputs: IndexInputs) -> IndexComposition:
     """An index of opportunities (DeFi Yield, Stablecoin Income, custom definitions).
 
+    Candidates whose target share is far below the minimum weight are left out first (the
+    solver would only drop them as dust and solve again); if the caps then cannot be met,
+    the construction is repeated with them.
+
     Raises:
         InfeasibleWeightsError: the caps, sleeves and minimum count cannot all hold.
     """
+    try:
+        return _opportunity_index(defn, inputs, skip_dust=True)
+    except InfeasibleWeightsError:
+        return _opportunity_index(defn, inputs, skip_dust=False)
+
+
+def _opportunity_index(
+    defn: IndexDefinition, inputs: IndexInputs, *, skip_dust: bool
+) -> IndexComposition:
     table = inputs.candidates()
     sleeves_rules = defn.sleeves or ()
     parts: list[pl.DataFrame] = []
@@ -208,6 +221,12 @@ def build_opportunity_index(defn: IndexDefinition, inputs: IndexInputs) -> Index
         rows, score = rows[order.tolist()], score[order]
         total = score.sum()
         score = (score / total if total > 0 else np.full(len(score), 1.0 / len(score))) * share
+        # targets far below the minimum weight would only become dust to drop and re-solve
+        floor = 0.5 * defn.weighting.min_weight if skip_dust else 0.0
+        enough = max(defn.caps.min_constituents, int(np.ceil(1.0 / defn.caps.single)))
+        dust = score < floor
+        if floor > 0 and dust.any() and int((~dust).sum()) >= enough:
+            rows, score = rows.filter(pl.Series(~dust)), score[~dust] * share / score[~dust].sum()
         frames.append(rows)
         targets.append(score)
         sleeves.append((str(name), share, np.arange(offset, offset + rows.height, dtype=np.intp)))
