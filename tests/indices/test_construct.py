@@ -184,3 +184,17 @@ def test_rules_hold_on_the_bundled_universe(bundled: dict[str, object]) -> None:
         comp = bundled[name]
         assert isinstance(comp, IndexComposition)
         check_rules(comp, defs[name], table.with_columns(pl.lit(False).alias("excluded")))
+
+
+def test_staking_index_respects_its_dependency_caps(bundled: dict[str, object]) -> None:
+    staking = bundled["large-cap-staking"]
+    assert isinstance(staking, IndexComposition)
+    caps = packaged_definitions()["large-cap-staking"].caps.dependency
+    totals: dict[str, float] = defaultdict(float)
+    for c in staking.constituents:
+        for key in c.dependencies:
+            totals[key] += c.weight
+    for key, total in totals.items():
+        cap = caps.get(key.split(":", 1)[0])
+        if cap is not None:
+            assert total <= cap + 1e-9, (key, total)

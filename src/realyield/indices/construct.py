@@ -356,6 +356,7 @@ def _build(
             risk_penalty=s.risk_penalty,
             min_constituents=defn.caps.min_constituents,
             staking=inputs.staking,
+            dependency_caps=defn.caps.dependency,
         )
     if defn.basket is not None:
         basket = build_basket(

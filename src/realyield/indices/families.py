@@ -19,7 +19,12 @@ import polars as pl
 from realyield.core.errors import InsufficientDataError
 from realyield.core.model import Asset
 from realyield.indices.composition import Constituent, IndexComposition
-from realyield.indices.weights import InfeasibleWeightsError, capped_proportional
+from realyield.indices.weights import (
+    CapGroup,
+    InfeasibleWeightsError,
+    capped_proportional,
+    capped_weights,
+)
 from realyield.scoring.metadata import token_facts
 from realyield.sources.staking import StakingParams, load_staking_params
 
@@ -43,6 +48,20 @@ def _route_network(
     return None
 
 
+def _dependency_groups(keys: Sequence[Sequence[str]], caps: Mapping[str, float]) -> list[CapGroup]:
+    """Cap groups over holdings that share a capped dependency key (only shared ones)."""
+    members: dict[str, list[int]] = {}
+    for i, row in enumerate(keys):
+        for key in row:
+            if key.split(":", 1)[0] in caps:
+                members.setdefault(key, []).append(i)
+    return [
+        CapGroup(k, np.asarray(m, dtype=np.intp), caps[k.split(":", 1)[0]])
+        for k, m in members.items()
+        if len(m) > 1
+    ]
+
+
 def build_staking_index(
     name: str,
     title: str,
@@ -57,6 +76,7 @@ def build_staking_index(
     risk_penalty: float,
     min_constituents: int,
     staking: Sequence[StakingParams] | None = None,
+    dependency_caps: Mapping[str, float] | None = None,
 ) -> IndexComposition:
     """Large-Cap Staking: cap-weighted PoS networks, each through its best route.
 
@@ -95,9 +115,19 @@ def build_staking_index(
             f"{name}: only {len(held)} PoS networks above ${min_market_cap_usd:,.0f} with a "
             f"staking route (need {min_constituents})"
         )
-    weights = capped_proportional(np.asarray([caps[a] for a in held], dtype=float), single_cap)
+    target = np.asarray([caps[a] for a in held], dtype=float)
+    weights = capped_proportional(target, single_cap)
+    groups = _dependency_groups(
+        [best[a][1]["dependencies"] or () for a in held], dependency_caps or {}
+    )
+    if groups:  # e.g. two networks staked through one LST issuer share its cap
+        weights = capped_weights(
+            target, single_cap=single_cap, groups=groups, min_constituents=min_constituents
+        )
     constituents = []
     for network, w in zip(held, weights, strict=True):
+        if w <= 1e-9:
+            continue
         row = best[network][1]
         apy = float(row["apy"] or 0.0)
         constituents.append(
