@@ -1,4 +1,5 @@
-"""Import throughput: the 11,977-pool DeFiLlama file and every price file in ../shared/data.
+"""Import throughput: the 11,977-pool DeFiLlama file, every price file and the two pool
+histories in ../shared/data.
 
 Run on demand (``make bench`` or ``python benchmarks/bench_import.py``); CI does not time
 things. Prints seconds and rows per second for parsing alone and for parse + store
@@ -62,6 +63,16 @@ def main() -> int:
     n_prices = int(parsed)  # type: ignore[call-overload]
     ref, _ = timed(bare_prices)
     rows.append((f"parse {len(price_files)} price files", n_prices, seconds, ref))
+
+    for name in ("defillama_dex_pool_history.csv.gz", "lending_markets_history.csv.gz"):
+        path = SHARED / "yields" / name
+
+        def read_history(path: Path = path) -> object:
+            return files.import_apy_history(path)
+
+        seconds, result = timed(read_history, repeat=1)
+        n_hist = len(result[0].points)  # type: ignore[index]
+        rows.append((f"parse {name}", n_hist, seconds, None))
 
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings({"REALYIELD_HOME": home})

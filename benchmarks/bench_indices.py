@@ -39,8 +39,11 @@ def main() -> int:
     assets = {a.id: a for a in snap.assets}
     import polars as pl
 
-    prices = pl.DataFrame([(p.asset_id, p.date, p.price_usd) for p in snap.prices],
-                          schema=["asset_id", "date", "price_usd"], orient="row")
+    prices = pl.DataFrame(
+        [(p.asset_id, p.date, p.price_usd) for p in snap.prices],
+        schema=["asset_id", "date", "price_usd"],
+        orient="row",
+    )
     best = float("inf")
     for _ in range(3):
         inputs = IndexInputs(day, scored, assets, prices)
@@ -49,8 +52,10 @@ def main() -> int:
         best = min(best, time.perf_counter() - start)
     built = sum(1 for r in results.values() if not isinstance(r, Exception))
     print(f"score 20,000 opportunities (shared input):   {scoring_s:7.3f} s")
-    print(f"build all {len(definitions)} indices ({built} built) on 20,000: {best:7.3f} s "
-          f"({best / 1.0:.2f}x the 1 s target)")
+    print(
+        f"build all {len(definitions)} indices ({built} built) on 20,000: {best:7.3f} s "
+        f"({best / 1.0:.2f}x the 1 s target)"
+    )
     with tempfile.TemporaryDirectory() as home:
         engine = open_store(load_settings({"REALYIELD_HOME": home}))
         build.load_snapshot(engine)
@@ -60,8 +65,10 @@ def main() -> int:
             replay_levels(name, data, start=date(2022, 7, 1), end=day, definitions=definitions)
         levels_s = time.perf_counter() - start
         engine.dispose()
-    print(f"3-year daily levels for all {len(definitions)} indices:       {levels_s:7.3f} s "
-          f"({levels_s / 2.0:.2f}x the 2 s target)")
+    print(
+        f"3-year daily levels for all {len(definitions)} indices:       {levels_s:7.3f} s "
+        f"({levels_s / 2.0:.2f}x the 2 s target)"
+    )
     return 0
 
 

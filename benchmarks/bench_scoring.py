@@ -37,12 +37,23 @@ def synthetic_universe(n: int, seed: int = 7) -> list[Opportunity]:
         apy_base = None if o.apy_base is None else o.apy_base * scale
         apy_reward = None if o.apy_reward is None else o.apy_reward * scale
         apy = (apy_base or 0.0) + (apy_reward or 0.0)
-        out.append(replace(
-            o, id=f"{o.id}#{i}", apy=apy, apy_base=apy_base, apy_reward=apy_reward,
-            tvl_usd=float(rng.lognormal(16, 2.5)),
-            meta={"count": int(rng.integers(1, 900)), "mu": apy * float(rng.uniform(0.5, 1.5)),
-                  "sigma": float(rng.uniform(0, 2)), "apy_mean_30d": apy * 0.9,
-                  "outlier": bool(rng.random() < 0.01)}))
+        out.append(
+            replace(
+                o,
+                id=f"{o.id}#{i}",
+                apy=apy,
+                apy_base=apy_base,
+                apy_reward=apy_reward,
+                tvl_usd=float(rng.lognormal(16, 2.5)),
+                meta={
+                    "count": int(rng.integers(1, 900)),
+                    "mu": apy * float(rng.uniform(0.5, 1.5)),
+                    "sigma": float(rng.uniform(0, 2)),
+                    "apy_mean_30d": apy * 0.9,
+                    "outlier": bool(rng.random() < 0.01),
+                },
+            )
+        )
     return out
 
 
@@ -51,9 +62,11 @@ def history_for(opps: list[Opportunity], days: int = 30) -> pl.DataFrame:
     dates = [end - timedelta(days=d) for d in range(days)]
     ids = np.repeat([o.id for o in opps], days)
     apy = np.repeat([o.apy or 0.0 for o in opps], days) * np.random.default_rng(1).lognormal(
-        0, 0.1, len(ids))
-    return pl.DataFrame({"id": ids, "date": dates * len(opps), "apy": apy,
-                         "tvl_usd": np.full(len(ids), 1e7)})
+        0, 0.1, len(ids)
+    )
+    return pl.DataFrame(
+        {"id": ids, "date": dates * len(opps), "apy": apy, "tvl_usd": np.full(len(ids), 1e7)}
+    )
 
 
 def best_of(fn: object, repeat: int = 3) -> float:

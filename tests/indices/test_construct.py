@@ -198,3 +198,43 @@ def test_staking_index_respects_its_dependency_caps(bundled: dict[str, object]) 
         cap = caps.get(key.split(":", 1)[0])
         if cap is not None:
             assert total <= cap + 1e-9, (key, total)
+
+
+def test_a_diverse_random_universe_builds_and_meets_every_rule() -> None:
+    """The property test above may meet only infeasible universes; this one must build."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    opps = []
+    for i in range(300):
+        symbol, stable = SYMBOLS[int(rng.integers(len(SYMBOLS)))]
+        base, reward = float(rng.uniform(1, 12)), float(rng.uniform(0, 3))
+        opps.append(
+            Opportunity(
+                id=f"r{i}",
+                kind=("lending", "liquidity", "vault")[i % 3],
+                chain=CHAINS[i % len(CHAINS)],
+                protocol=PROTOCOLS[(i // 3) % len(PROTOCOLS)],
+                symbol=symbol,
+                apy=base + reward,
+                apy_base=base,
+                apy_reward=reward,
+                tvl_usd=float(rng.uniform(2e7, 2e9)),
+                as_of=AT,
+                source="test",
+                stablecoin=stable,
+                exposure="multi" if "-" in symbol else "single",
+                meta={
+                    "count": 200,
+                    "mu": base + reward,
+                    "sigma": 0.3,
+                    "apy_mean_30d": base + reward,
+                },
+            )
+        )
+    scored = score_universe(opps, as_of=AT.date())
+    inputs = IndexInputs(AT.date(), scored)
+    defs = packaged_definitions()
+    for name in ("defi-yield", "stablecoin-income"):
+        comp = build_index(defs[name], inputs, registry=defs)
+        check_rules(comp, defs[name], inputs.candidates())

@@ -107,10 +107,6 @@ def print_result(result: build.LoadResult) -> None:
         print_result(result.fallback)
 
 
-def opportunity_dict(o: Opportunity) -> dict[str, Any]:
-    return o.to_dict()
-
-
 def fmt_usd(value: float | None) -> str:
     if value is None:
         return "-"
@@ -125,7 +121,7 @@ def fmt_pct(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}%"
 
 
-_KIND_SHORT = {
+KIND_SHORT = {
     "staking": "stake",
     "liquid_staking": "LST",
     "lending": "lend",
@@ -152,7 +148,7 @@ def universe_table(opps: list[Opportunity], title: str, caption: str | None = No
         table.add_row(
             f"{o.protocol} {o.symbol}",
             o.chain,
-            _KIND_SHORT.get(o.kind, o.kind),
+            KIND_SHORT.get(o.kind, o.kind),
             fmt_pct(o.apy),
             fmt_pct(o.apy_base),
             fmt_pct(o.apy_reward),

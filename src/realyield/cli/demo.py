@@ -14,6 +14,7 @@ from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
 from realyield.cli.common import (
+    KIND_SHORT,
     JsonOpt,
     console,
     emit_json,
@@ -30,14 +31,6 @@ from realyield.sources.staking import StakingParams, load_staking_params
 from realyield.universe import build
 from realyield.universe.repository import SNAPSHOT_SOURCE, UniverseQuery, table_counts
 from realyield.universe.summary import summarize
-
-SHORT_KIND = {
-    "staking": "stake",
-    "liquid_staking": "LST",
-    "lending": "lend",
-    "liquidity": "LP",
-    "vault": "vault",
-}
 
 
 def _staking_table(rows: list[StakingParams]) -> Table:
@@ -85,7 +78,7 @@ def _scored_table(frame: pl.DataFrame, title: str, *, kind_column: bool) -> Tabl
             width=width,
         )
     for row in frame.iter_rows(named=True):
-        cells = [SHORT_KIND.get(row["kind"], row["kind"])] if kind_column else []
+        cells = [KIND_SHORT.get(row["kind"], row["kind"])] if kind_column else []
         cells += [
             f"{row['protocol']} {row['symbol']}",
             row["chain"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -189,19 +190,13 @@ def explain(
     with session() as (_settings, engine):
         if not stored_sources(engine):
             build.load_snapshot(engine)
-        scored, _note = score_stored(engine, replace_max_age(query))
+        # explaining a pool that left the universe is still useful: include stale ones
+        scored, _note = score_stored(engine, replace(query, max_age_days=None))
         explanation = scored.explain(opportunity_id)
     if as_json:
         emit_json(explanation.as_dict())
     else:
         _print_explanation(explanation)
-
-
-def replace_max_age(query: UniverseQuery) -> UniverseQuery:
-    """Explaining a pool that left the universe is still useful: include stale ones."""
-    from dataclasses import replace
-
-    return replace(query, max_age_days=None)
 
 
 HistoryOpt = Annotated[

@@ -15,7 +15,6 @@ from realyield.cli.common import (
     emit_json,
     err,
     fail,
-    opportunity_dict,
     session,
     universe_table,
 )
@@ -71,7 +70,7 @@ def universe(
                 "(run `realyield data refresh` for live data)[/]"
             )
         opps = load_universe(engine, query)
-    rows = [opportunity_dict(o) for o in opps]
+    rows = [o.to_dict() for o in opps]
     if as_json:
         emit_json(rows)
     elif as_csv:

@@ -8,7 +8,7 @@ and emission parts, the weighted risk, and the effective number of independent b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -163,6 +163,4 @@ def merge(
 
 
 def _with_weight(c: Constituent, weight: float, *, sleeve: str | None = None) -> Constituent:
-    from dataclasses import replace
-
     return replace(c, weight=weight, sleeve=sleeve if sleeve is not None else c.sleeve)

@@ -42,8 +42,6 @@ from realyield.scoring.metadata import split_symbol, token_facts
 from realyield.scoring.score import ScoredUniverse
 from realyield.sources.staking import StakingParams
 
-STAKING_KINDS = ("staking", "liquid_staking")
-
 
 @dataclass
 class IndexInputs:
