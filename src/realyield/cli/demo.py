@@ -24,13 +24,18 @@ from realyield.cli.common import (
     session,
 )
 from realyield.cli.indices import _summary_table
+from realyield.cli.plan import print_plan
+from realyield.core.errors import RealyieldError
 from realyield.indices.composition import IndexComposition
 from realyield.indices.service import indices_at
+from realyield.planning.service import Plan, plan_on_indices, request_from_preset
 from realyield.scoring.service import score_stored
 from realyield.sources.staking import StakingParams, load_staking_params
 from realyield.universe import build
 from realyield.universe.repository import SNAPSHOT_SOURCE, UniverseQuery, table_counts
 from realyield.universe.summary import summarize
+
+DEMO_PATHS = 5_000
 
 
 def _staking_table(rows: list[StakingParams]) -> Table:
@@ -121,6 +126,15 @@ def demo(as_json: JsonOpt = False) -> None:
         scored, forecast_note = score_stored(engine, query, home=_settings.home)
         indices, _ = indices_at(engine, scored=scored)
         counts = table_counts(engine)
+        try:
+            plan: Plan | str = plan_on_indices(
+                engine,
+                request_from_preset("supplemental", paths=DEMO_PATHS),
+                indices,
+                as_of=scored.inputs.as_of,
+            )
+        except RealyieldError as exc:  # the demo goes on without its plan
+            plan = f"the supplemental-income plan could not be made: {exc}"
     opps = list(scored.inputs.opportunities)
     summary = summarize(opps)
     table = scored.table()
@@ -152,6 +166,7 @@ def demo(as_json: JsonOpt = False) -> None:
                     else {"name": n, "error": str(c), "constituents": []}
                     for n, c in indices.items()
                 ],
+                "plan": plan.as_dict() if isinstance(plan, Plan) else {"error": plan},
                 "staking_real_rates": [
                     {
                         "network": p.network,
@@ -213,3 +228,12 @@ def demo(as_json: JsonOpt = False) -> None:
         "that use history are illustrative too. Run `realyield data refresh` for live "
         "data.[/]"
     )
+    console.rule("[bold]Income plan: the supplemental-income preset")
+    if isinstance(plan, Plan):
+        print_plan(plan)
+        console.print(
+            "[dim]Your own: `realyield plan --capital 300000 --income 1500/month "
+            "[--risk ...] [--report plan.html]`[/]"
+        )
+    else:
+        console.print(plan)

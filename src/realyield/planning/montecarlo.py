@@ -146,7 +146,7 @@ def simulate(
     sampler.reset(rng, paths)
     years, months, start = config.horizon_years, config.months, config.start_month
     goal = config.goal_by_month()
-    v = np.full(paths, config.capital)
+    v = np.full(paths, float(config.capital))
     basis = v.copy()
     alive = np.ones(paths, dtype=bool)
     exhausted = np.full(paths, -1, dtype=np.int64)

@@ -42,7 +42,7 @@ class MonthlyReturns:
     def portfolio(self, weights: Mapping[str, float]) -> NDArray[np.float64]:
         """Monthly returns of a constant mix, rebalanced monthly."""
         w = np.array([weights.get(n, 0.0) for n in self.names])
-        return self.matrix @ w
+        return np.asarray(self.matrix @ w, dtype=np.float64)
 
 
 def exposures(comp: IndexComposition, stable: Set[str]) -> tuple[dict[str, float], float]:

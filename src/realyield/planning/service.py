@@ -332,24 +332,41 @@ def plan_stored(engine: Engine, request: PlanRequest, *, as_of: date | None = No
     """
     scored, forecast_note = score_stored(engine)
     built, _ = indices_at(engine, as_of=as_of, scored=scored)
+    day = as_of or scored.inputs.as_of
+    return plan_on_indices(
+        engine, request, built, as_of=day, notes=[forecast_note] if forecast_note else []
+    )
+
+
+def plan_on_indices(
+    engine: Engine,
+    request: PlanRequest,
+    built: Mapping[str, IndexComposition | Exception],
+    *,
+    as_of: date,
+    notes: list[str] | None = None,
+) -> Plan:
+    """Plan on indices the caller already built (as ``indices_at`` returns them), with
+    the stored prices up to ``as_of``.
+
+    Raises:
+        InsufficientDataError: no index built; ConfigError as ``make_plan``.
+    """
     compositions = {k: v for k, v in built.items() if isinstance(v, IndexComposition)}
-    notes = [
+    notes = list(notes or []) + [
         f"{k}: not built ({v})" for k, v in built.items() if not isinstance(v, IndexComposition)
     ]
     if not compositions:
         raise InsufficientDataError("no index could be built from the stored data")
-    day = as_of or scored.inputs.as_of
-    assets = load_assets(engine)
-    stable = {a.id for a in assets if a.category == "stablecoin"}
-    prices = price_history_frame(engine, end=day)
+    stable = {a.id for a in load_assets(engine) if a.category == "stablecoin"}
+    prices = price_history_frame(engine, end=as_of)
     if "snapshot" in stored_sources(engine):
-        notes.append(
+        notes.insert(
+            0,
             "the bundled snapshot's price and yield histories are ILLUSTRATIVE (generated): "
-            "so are these outcomes; import real prices for a real plan"
+            "so are these outcomes; import real prices for a real plan",
         )
-    if forecast_note:
-        notes.append(forecast_note)
-    return make_plan(request, compositions, prices, stable, as_of=day, notes=notes)
+    return make_plan(request, compositions, prices, stable, as_of=as_of, notes=notes)
 
 
 def finite_or_none(x: float | None) -> float | None:
