@@ -147,3 +147,22 @@ def test_index_monthly_returns_use_holdings_and_treat_stablecoins_as_flat() -> N
     # month-end to month-end: January 31 -> February 29 2020 is 29 days of +1%
     assert out.column("btc")[0] == pytest.approx(1.01**29 - 1)
     assert out.column("mix") == pytest.approx(0.5 * out.column("btc"))
+
+
+def test_forecast_ratios_weight_the_holdings_that_have_a_forecast() -> None:
+    from realyield.planning.service import forecast_ratios
+
+    def con(i: str, w: float, apy: float) -> Constituent:
+        return Constituent(i, i, "lending", None, w, apy, apy, 0, apy, 0, ())
+
+    comps = {
+        "x": IndexComposition("x", "x", date(2025, 1, 1), [con("a", 0.5, 10), con("b", 0.5, 4)]),
+        "y": IndexComposition("y", "y", date(2025, 1, 1), [con("c", 1.0, 5)]),
+        "z": IndexComposition("z", "z", date(2025, 1, 1), [con("d", 1.0, 5)]),
+    }
+    fc = pl.DataFrame({"id": ["a", "b", "c"], "forecast_apy_30d": [8.0, 4.0, 100.0]})
+    out = forecast_ratios(comps, fc)
+    assert out["x"] == pytest.approx((0.5 * 8 + 0.5 * 4) / (0.5 * 10 + 0.5 * 4))
+    assert out["y"] == 1.5  # bounded
+    assert "z" not in out  # no forecast for its holding
+    assert forecast_ratios(comps, None) == {}

@@ -132,6 +132,7 @@ def demo(as_json: JsonOpt = False) -> None:
                 request_from_preset("supplemental", paths=DEMO_PATHS),
                 indices,
                 as_of=scored.inputs.as_of,
+                forecast=scored.forecast,
             )
         except RealyieldError as exc:  # the demo goes on without its plan
             plan = f"the supplemental-income plan could not be made: {exc}"

@@ -200,8 +200,14 @@ def make_plan(
     *,
     as_of: date,
     notes: list[str] | None = None,
+    forecast: pl.DataFrame | None = None,
 ) -> Plan:
     """Plan ``request`` on these indices and prices.
+
+    ``forecast`` (columns ``id, forecast_apy_30d``, as the scoring forecast gives) moves
+    each index's expected real yield in the simulation by the ratio of its holdings'
+    forecast to their headline APY (bounded to 0.5-1.5): where the model expects yields
+    to fall, the paths start lower. The verdict stays on today's real yields.
 
     Raises:
         ConfigError: invalid options, or an allocation naming an index not built.
@@ -218,7 +224,8 @@ def make_plan(
         request.capital, request.income_per_year, yields, profile, tax_income=request.tax_income
     )
     history = index_monthly_returns(compositions, prices, stable)
-    real = {n: max(y.apy_real, 0.0) / 100.0 for n, y in yields.items()}
+    ratios = forecast_ratios(compositions, forecast)
+    real = {n: max(y.apy_real, 0.0) / 100.0 * ratios.get(n, 1.0) for n, y in yields.items()}
     emis = {n: max(y.apy_emission, 0.0) / 100.0 for n, y in yields.items()}
 
     def run(weights: Mapping[str, float], paths: int) -> tuple[Any, YieldModel]:
@@ -280,6 +287,12 @@ def make_plan(
         emission_half_life_years=request.emission_half_life_years,
     )
     all_notes = list(notes or []) + history.notes
+    moved = {k: r for k, r in ratios.items() if abs(r - 1.0) >= 0.005}
+    if moved:
+        all_notes.append(
+            "the simulation starts each index's real yield at the forecast's view: "
+            + ", ".join(f"{k} x{r:.2f}" for k, r in sorted(moved.items()))
+        )
     if request.price_drift is not None:
         all_notes.append(
             f"price paths keep the history's volatility and crashes but assume a median "
@@ -318,6 +331,27 @@ def make_plan(
     )
 
 
+def forecast_ratios(
+    compositions: Mapping[str, IndexComposition], forecast: pl.DataFrame | None
+) -> dict[str, float]:
+    """Per index: the weighted 30-day forecast APY over the weighted headline APY of the
+    holdings that have a forecast, bounded to [0.5, 1.5]; indices without any: absent."""
+    if forecast is None or forecast.is_empty():
+        return {}
+    fc = {
+        str(i): float(v)
+        for i, v in forecast.select("id", "forecast_apy_30d").iter_rows()
+        if v is not None and math.isfinite(v) and v >= 0
+    }
+    out = {}
+    for name, comp in compositions.items():
+        num = sum(c.weight * fc[c.id] for c in comp.constituents if c.id in fc)
+        den = sum(c.weight * c.apy for c in comp.constituents if c.id in fc)
+        if den > 0:
+            out[name] = min(max(num / den, 0.5), 1.5)
+    return out
+
+
 def _normalised(weights: Mapping[str, float]) -> dict[str, float]:
     total = sum(weights.values())
     return {k: v / total for k, v in weights.items() if v > 0} if total > 0 else {}
@@ -334,7 +368,12 @@ def plan_stored(engine: Engine, request: PlanRequest, *, as_of: date | None = No
     built, _ = indices_at(engine, as_of=as_of, scored=scored)
     day = as_of or scored.inputs.as_of
     return plan_on_indices(
-        engine, request, built, as_of=day, notes=[forecast_note] if forecast_note else []
+        engine,
+        request,
+        built,
+        as_of=day,
+        notes=[forecast_note] if forecast_note else [],
+        forecast=scored.forecast,
     )
 
 
@@ -345,6 +384,7 @@ def plan_on_indices(
     *,
     as_of: date,
     notes: list[str] | None = None,
+    forecast: pl.DataFrame | None = None,
 ) -> Plan:
     """Plan on indices the caller already built (as ``indices_at`` returns them), with
     the stored prices up to ``as_of``.
@@ -366,7 +406,9 @@ def plan_on_indices(
             "the bundled snapshot's price and yield histories are ILLUSTRATIVE (generated): "
             "so are these outcomes; import real prices for a real plan",
         )
-    return make_plan(request, compositions, prices, stable, as_of=as_of, notes=notes)
+    return make_plan(
+        request, compositions, prices, stable, as_of=as_of, notes=notes, forecast=forecast
+    )
 
 
 def finite_or_none(x: float | None) -> float | None:
