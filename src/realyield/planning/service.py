@@ -409,7 +409,3 @@ def plan_on_indices(
     return make_plan(
         request, compositions, prices, stable, as_of=as_of, notes=notes, forecast=forecast
     )
-
-
-def finite_or_none(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else x
