@@ -430,11 +430,25 @@ def _spread(
     # stage 1 holds at it (if that guess is wrong the first LP fails and we start empty)
     fixed = (t[pos] >= u) & (start[pos] >= u - SUM_TOL)
     best: NDArray[np.float64] | None = None
+    # The rounds can cycle between two sets of groups at their cap; a round's LP depends
+    # only on (tight, fixed), so a repeated state reuses its solution: the same rounds
+    # and the same answer, without solving the same LP again.
+    solutions: dict[tuple[bytes, bytes], tuple[NDArray[np.float64], NDArray[np.float64]] | None]
+    solutions = {}
+
+    def solve(
+        tight: NDArray[np.intp], fixed: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        key = (tight.tobytes(), fixed.tobytes())
+        if key not in solutions:
+            solutions[key] = _spread_lp(t, u, gm, caps, shortfall, zero_total, tight, fixed)
+        return solutions[key]
+
     for _ in range(8):
-        solved = _spread_lp(t, u, gm, caps, shortfall, zero_total, tight, fixed)
+        solved = solve(tight, fixed)
         if solved is None and best is None and fixed.any():
             fixed[:] = False
-            solved = _spread_lp(t, u, gm, caps, shortfall, zero_total, tight, fixed)
+            solved = solve(tight, fixed)
         if solved is None:
             break
         best, cut = solved
