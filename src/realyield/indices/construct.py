@@ -428,9 +428,7 @@ def build_all(
     out: dict[str, IndexComposition | InfeasibleWeightsError] = {}
     for name, defn in definitions.items():
         try:
-            out[name] = build_index(
-                defn, inputs, registry=definitions, built=built, failed=failed
-            )
+            out[name] = build_index(defn, inputs, registry=definitions, built=built, failed=failed)
         except (InfeasibleWeightsError, InsufficientDataError) as exc:
             out[name] = (
                 exc if isinstance(exc, InfeasibleWeightsError) else InfeasibleWeightsError(str(exc))

@@ -170,9 +170,7 @@ def solve(
     if not duals:
         return LpResult(OPTIMAL, "optimal", x, fun)
     basis = highs.getBasis()
-    at_upper = np.array(
-        [s == _highs.HighsBasisStatus.kUpper for s in basis.col_status], dtype=bool
-    )
+    at_upper = np.array([s == _highs.HighsBasisStatus.kUpper for s in basis.col_status], dtype=bool)
     upper = np.where(at_upper, np.array(solution.col_dual, dtype=np.float64), 0.0)
     return LpResult(
         OPTIMAL, "optimal", x, fun, np.array(solution.row_dual, dtype=np.float64), upper
