@@ -21,7 +21,7 @@ raised.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -59,17 +59,36 @@ class IndexInputs:
         if self._candidates is None:
             x = self.scored.inputs
             self._candidates = self.scored.table().with_columns(
-                pl.Series(
-                    "dependencies", [list(d.keys()) for d in x.dependencies], dtype=pl.List(pl.Utf8)
-                ),
-                pl.Series(
+                string_lists("dependencies", [d.keys() for d in x.dependencies]),
+                string_lists(
                     "underlying",
-                    [list(underlying_assets(o.underlying, o.symbol)) for o in x.opportunities],
-                    dtype=pl.List(pl.Utf8),
+                    [underlying_assets(o.underlying, o.symbol) for o in x.opportunities],
                 ),
                 pl.Series("stablecoin", [bool(o.stablecoin) for o in x.opportunities]),
             )
         return self._candidates
+
+
+_SEPARATOR = "\x1f"  # ASCII unit separator
+
+
+def string_lists(name: str, values: Sequence[Collection[str]]) -> pl.Series:
+    """A ``List(Utf8)`` column from Python collections of strings.
+
+    Polars converts nested Python lists one element at a time, a cost paid at every
+    rebalance of a level replay; joining each row and splitting it in Polars builds the
+    same column several times faster. Should a string hold the separator, the slow path
+    is taken.
+    """
+    joined = [_SEPARATOR.join(v) if v else None for v in values]
+    pairs = zip(values, joined, strict=True)
+    if any(j is not None and j.count(_SEPARATOR) != len(v) - 1 for v, j in pairs):
+        return pl.Series(name, [list(v) for v in values], dtype=pl.List(pl.Utf8))
+    return (
+        pl.Series(name, joined, dtype=pl.Utf8)
+        .str.split(_SEPARATOR)
+        .fill_null(pl.lit([], dtype=pl.List(pl.Utf8)))
+    )
 
 
 def underlying_assets(underlying: Sequence[str], symbol: str) -> tuple[str, ...]:
