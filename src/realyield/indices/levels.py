@@ -57,20 +57,23 @@ def _dense(
     out = np.full((len(days), len(keys)), np.nan)
     if not keys or frame.is_empty():
         return out
-    col = pl.DataFrame({key: list(keys), "_col": np.arange(len(keys))})
+    col = pl.LazyFrame({key: list(keys), "_col": np.arange(len(keys))})
     sub = (
-        frame.filter(
+        frame.lazy()
+        .filter(
             pl.col(key).is_in(list(keys))
             & pl.col("date").is_between(days[0], days[-1])
             & pl.col(value).is_not_null()
         )
-        .select(key, "date", value)
-        # the last non-null value of a (key, date) wins, as in the frame's order
-        .unique(subset=[key, "date"], keep="last", maintain_order=True)
-        .join(col, on=key, how="left")
+        .join(col, on=key, how="inner", maintain_order="left")
+        .select((pl.col("date") - days[0]).dt.total_days().alias("_row"), "_col", value)
+        .collect()
     )
-    row = (sub["date"] - days[0]).dt.total_days().to_numpy()
-    out[row, sub["_col"].to_numpy()] = sub[value].to_numpy().astype(float)
+    cell = sub["_row"].to_numpy() * len(keys) + sub["_col"].to_numpy()
+    # the last non-null value of a (key, date) wins, as in the frame's order
+    _, first_from_end = np.unique(cell[::-1], return_index=True)
+    last = cell.size - 1 - first_from_end
+    out.reshape(-1)[cell[last]] = sub[value].to_numpy().astype(float)[last]
     return out
 
 
