@@ -153,7 +153,7 @@ def solve(
     if highs.passOptions(_OPTIONS) == _highs.HighsStatus.kError:
         return LpResult(FAILED, "HiGHS rejected the solver options")
     if highs.passModel(lp) == _highs.HighsStatus.kError:
-        return LpResult(INFEASIBLE, "HiGHS rejected the model (inconsistent bounds)")
+        return LpResult(INFEASIBLE, "HiGHS rejected the model (e.g. a lower bound above its upper)")
     if highs.run() == _highs.HighsStatus.kError:
         status = highs.getModelStatus()
         return LpResult(FAILED, f"HiGHS failed: {highs.modelStatusToString(status)}")
@@ -202,8 +202,9 @@ def _solve_linprog(
     row_upper: NDArray[np.float64],
     col_lower: NDArray[np.float64],
     col_upper: NDArray[np.float64],
-) -> LpResult:  # pragma: no cover - used only without SciPy's HiGHS binding
-    """The same LP through ``linprog`` (rows split into equalities and inequalities)."""
+) -> LpResult:
+    """The same LP through ``linprog`` (rows split into equalities and inequalities):
+    the fallback without SciPy's HiGHS binding, and the tests' reference."""
     m = a.to_scipy().tocsr()
     eq = row_lower == row_upper
     ub_hi = ~eq & np.isfinite(row_upper)

@@ -5,7 +5,8 @@ so an index caps not only each holding but every dependency its holdings share. 
 caps overlap (one pool is in its protocol, chain and issuer groups at once), which rules
 out the classic cap-and-redistribute loop: capping one group pushes weight into another.
 :func:`capped_weights` therefore states the problem as a linear programme and solves it
-exactly with HiGHS (``scipy.optimize.linprog``):
+exactly with HiGHS (the build SciPy ships, driven directly by :mod:`realyield.indices.lp`;
+the answers are ``scipy.optimize.linprog(method="highs")``'s):
 
 * stage 1 finds the smallest L1 distance ``sum |w_i - t_i|`` to the target proportions
   under every cap (variables split as kept target plus excess, so the LP has one row per
