@@ -20,7 +20,14 @@ import polars as pl
 
 from realyield.core.errors import DataError, InsufficientDataError
 from realyield.indices.composition import IndexComposition
-from realyield.indices.rebalance import CostModel, apply_band, drift, schedule_dates, trade_cost
+from realyield.indices.rebalance import (
+    CostModel,
+    apply_band,
+    drift,
+    schedule_dates,
+    trade_cost,
+    turnover,
+)
 from realyield.indices.weights import InfeasibleWeightsError
 
 DEAD_AFTER_DAYS = 7
@@ -211,16 +218,12 @@ def index_levels(
             target = {i: w / norm for i, w in new_target.items()} if norm else {}
             new = apply_band(weights, target, band) if weights else dict(target)
             cost += trade_cost(weights, new, chains, costs)
-            turned += 0.5 * sum(
-                abs(new.get(k, 0.0) - weights.get(k, 0.0)) for k in set(new) | set(weights)
-            )
+            turned += turnover(weights, new)
             weights, rebalanced = new, True
         elif target and drift(weights, target) > drift_trigger:
             new = apply_band(weights, target, band)
             cost += trade_cost(weights, new, chains, costs)
-            turned += 0.5 * sum(
-                abs(new.get(k, 0.0) - weights.get(k, 0.0)) for k in set(new) | set(weights)
-            )
+            turned += turnover(weights, new)
             events.append(
                 f"{day}: drift {drift(weights, target):.1%} > "
                 f"{drift_trigger:.0%}: rebalanced to target"
