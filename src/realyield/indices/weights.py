@@ -306,6 +306,7 @@ def _entries(gm: sp.csr_array) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
 
 
 def _ub_rows(caps: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Lower bounds of the cap rows ``sum w <= cap``: none."""
     return np.full(caps.size, -np.inf)
 
 
