@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from unittest import mock
 
 import polars as pl
 import pytest
@@ -12,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from realyield.core.model import Opportunity
+from realyield.indices import construct
 from realyield.indices.composition import IndexComposition
-from realyield.indices.construct import IndexInputs, build_all, build_index
+from realyield.indices.construct import IndexInputs, build_all, build_index, string_lists
 from realyield.indices.methodology import IndexDefinition, packaged_definitions
 from realyield.indices.weights import InfeasibleWeightsError
 from realyield.scoring.score import score_universe
@@ -122,7 +124,7 @@ def test_rules_hold_exactly_or_the_index_says_why(opps: list[Opportunity]) -> No
 
 
 @pytest.fixture(scope="module")
-def bundled() -> dict[str, IndexComposition | InfeasibleWeightsError]:
+def bundled_inputs() -> IndexInputs:
     snap = load_snapshot()
     history = pl.DataFrame(
         [
@@ -141,8 +143,41 @@ def bundled() -> dict[str, IndexComposition | InfeasibleWeightsError]:
     scored = score_universe(
         snap.opportunities, as_of=day, history=history, assets=snap.assets, prices=prices
     )
-    inputs = IndexInputs(day, scored, {a.id: a for a in snap.assets}, prices)
-    return build_all(packaged_definitions(), inputs)
+    return IndexInputs(day, scored, {a.id: a for a in snap.assets}, prices)
+
+
+@pytest.fixture(scope="module")
+def bundled(bundled_inputs: IndexInputs) -> dict[str, IndexComposition | InfeasibleWeightsError]:
+    return build_all(packaged_definitions(), bundled_inputs)
+
+
+def test_an_index_that_cannot_be_built_is_attempted_once_a_date(
+    bundled_inputs: IndexInputs,
+) -> None:
+    """Balanced holds DeFi Yield: when DeFi Yield cannot be built, building all indices
+    tries it once and gives both the same reason."""
+    calls: list[str] = []
+
+    def infeasible(defn: IndexDefinition, inputs: IndexInputs) -> IndexComposition:
+        calls.append(defn.name)
+        raise InfeasibleWeightsError(f"{defn.name}: no way")
+
+    with mock.patch.object(construct, "build_opportunity_index", infeasible):
+        out = build_all(packaged_definitions(), bundled_inputs)
+    assert calls.count("defi-yield") == 1
+    assert len(calls) == len(set(calls))
+    assert str(out["defi-yield"]) == str(out["balanced"]) == "defi-yield: no way"
+    assert isinstance(out["large-cap-staking"], IndexComposition)  # the others still build
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.text(alphabet=st.sampled_from("ab:\x1f-"), max_size=4), max_size=4)))
+def test_string_lists_builds_what_polars_builds_from_nested_lists(
+    values: list[list[str]],
+) -> None:
+    got = string_lists("x", values)
+    assert got.dtype == pl.List(pl.Utf8)
+    assert got.to_list() == pl.Series("x", values, dtype=pl.List(pl.Utf8)).to_list()
 
 
 def test_every_index_builds_on_the_bundled_universe(bundled: dict[str, object]) -> None:

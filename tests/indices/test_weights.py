@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linprog
 
 from realyield.core.errors import ConfigError, DataError
+from realyield.indices import lp, weights
 from realyield.indices.bets import effective_bets, effective_bets_by
 from realyield.indices.weights import (
     CapGroup,
@@ -207,6 +209,107 @@ def test_a_capped_group_is_scaled_down_as_a_whole(
     ratio = w / (t / t.sum())
     for g in groups:
         np.testing.assert_allclose(ratio[g.members], ratio[g.members][0], rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- equivalences
+
+
+def _plain_spread(
+    t: NDArray[np.float64],
+    u: float,
+    gm: object,
+    caps: NDArray[np.float64],
+    shortfall: float,
+    zero_total: float,
+    start: NDArray[np.float64],
+) -> NDArray[np.float64] | None:
+    """Stage 3 as documented, without reusing any round: every round solves its LP."""
+    pos = np.flatnonzero(t > 0)
+    tight = np.flatnonzero(gm @ start >= caps - weights.GROUP_TOL)  # type: ignore[operator]
+    fixed = (t[pos] >= u) & (start[pos] >= u - weights.SUM_TOL)
+    best = None
+    for _ in range(8):
+        solved = weights._spread_lp(t, u, gm, caps, shortfall, zero_total, tight, fixed)  # type: ignore[arg-type]
+        if solved is None and best is None and fixed.any():
+            fixed[:] = False
+            solved = weights._spread_lp(  # type: ignore[arg-type]
+                t, u, gm, caps, shortfall, zero_total, tight, fixed
+            )
+        if solved is None:
+            break
+        best, cut = solved
+        at_cap = np.flatnonzero(gm @ best >= caps - weights.GROUP_TOL)  # type: ignore[operator]
+        capped = (~fixed) & (best[pos] >= u - weights.SUM_TOL) & (cut > weights.SUM_TOL)
+        if np.array_equal(at_cap, tight) and not capped.any():
+            break
+        tight = at_cap
+        fixed |= capped
+    return best
+
+
+def _through_linprog(*args: object, duals: bool = False) -> lp.LpResult:
+    return lp._solve_linprog(*args)  # type: ignore[arg-type]
+
+
+def _weights_or_reason(p: Problem) -> NDArray[np.float64] | str:
+    t, u, groups, min_c, min_weight = p
+    try:
+        return capped_weights(
+            t, single_cap=u, groups=groups, min_constituents=min_c, min_weight=min_weight
+        )
+    except InfeasibleWeightsError as exc:
+        return exc.reason
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(universes())
+def test_the_fast_kernel_gives_exactly_the_linprog_kernels_weights(p: Problem) -> None:
+    """The direct HiGHS driver and the reuse of repeated stage-3 rounds change no answer:
+    every LP through ``linprog`` and every round solved gives the very same weights."""
+    fast = _weights_or_reason(p)
+    with (
+        mock.patch.object(lp, "solve", _through_linprog),
+        mock.patch.object(weights, "_spread", _plain_spread),
+    ):
+        reference = _weights_or_reason(p)
+    if isinstance(reference, str):
+        assert fast == reference
+    else:
+        assert isinstance(fast, np.ndarray)
+        np.testing.assert_array_equal(fast, reference)
+
+
+def test_stage_three_rounds_that_cycle_solve_each_lp_once() -> None:
+    """Here the groups at their cap alternate between two sets from the second round on,
+    up to the limit of eight rounds; the answer is the eighth round's either way, from
+    three LPs instead of eight."""
+    t = arr(1.429, 0.567, 0.348, 2.892, 0.323, 0.169, 1.925, 2.319, 0.387, 0.568)
+    members = {
+        "protocol:0": ([5, 8], 0.3),
+        "protocol:1": ([0], 0.3),
+        "protocol:2": ([1, 2, 3, 4, 6, 9], 0.3),
+        "protocol:3": ([7], 0.3),
+        "chain:0": ([1, 2, 3, 6, 8], 0.45),
+        "chain:1": ([0, 7], 0.45),
+        "chain:2": ([4, 5, 9], 0.45),
+    }
+    groups = [group(k, m, cap) for k, (m, cap) in members.items()]
+    solved = []
+    real = weights._spread_lp
+
+    def counting(*args: object) -> object:
+        solved.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    with mock.patch.object(weights, "_spread_lp", counting):
+        fast = capped_weights(t, single_cap=0.2, groups=groups)
+        n_fast = len(solved)
+        with mock.patch.object(weights, "_spread", _plain_spread):
+            plain = capped_weights(t, single_cap=0.2, groups=groups)
+        n_plain = len(solved) - n_fast
+    assert (n_fast, n_plain) == (3, 8)
+    np.testing.assert_array_equal(fast, plain)
+    assert_valid(fast, 0.2, groups, 1)
 
 
 # --------------------------------------------------------------------------- by hand

@@ -21,7 +21,7 @@ raised.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -59,17 +59,36 @@ class IndexInputs:
         if self._candidates is None:
             x = self.scored.inputs
             self._candidates = self.scored.table().with_columns(
-                pl.Series(
-                    "dependencies", [list(d.keys()) for d in x.dependencies], dtype=pl.List(pl.Utf8)
-                ),
-                pl.Series(
+                string_lists("dependencies", [d.keys() for d in x.dependencies]),
+                string_lists(
                     "underlying",
-                    [list(underlying_assets(o.underlying, o.symbol)) for o in x.opportunities],
-                    dtype=pl.List(pl.Utf8),
+                    [underlying_assets(o.underlying, o.symbol) for o in x.opportunities],
                 ),
                 pl.Series("stablecoin", [bool(o.stablecoin) for o in x.opportunities]),
             )
         return self._candidates
+
+
+_SEPARATOR = "\x1f"  # ASCII unit separator
+
+
+def string_lists(name: str, values: Sequence[Collection[str]]) -> pl.Series:
+    """A ``List(Utf8)`` column from Python collections of strings.
+
+    Polars converts nested Python lists one element at a time, a cost paid at every
+    rebalance of a level replay; joining each row and splitting it in Polars builds the
+    same column several times faster. Should a string hold the separator, the slow path
+    is taken.
+    """
+    joined = [_SEPARATOR.join(v) if v else None for v in values]
+    pairs = zip(values, joined, strict=True)
+    if any(j is not None and j.count(_SEPARATOR) != len(v) - 1 for v, j in pairs):
+        return pl.Series(name, [list(v) for v in values], dtype=pl.List(pl.Utf8))
+    return (
+        pl.Series(name, joined, dtype=pl.Utf8)
+        .str.split(_SEPARATOR)
+        .fill_null(pl.lit([], dtype=pl.List(pl.Utf8)))
+    )
 
 
 def underlying_assets(underlying: Sequence[str], symbol: str) -> tuple[str, ...]:
@@ -169,43 +188,51 @@ def build_opportunity_index(defn: IndexDefinition, inputs: IndexInputs) -> Index
 
     Candidates whose target share is far below the minimum weight are left out first (the
     solver would only drop them as dust and solve again); if the caps then cannot be met,
-    the construction is repeated with them.
+    the weighting is repeated with them.
 
     Raises:
         InfeasibleWeightsError: the caps, sleeves and minimum count cannot all hold.
     """
+    ranked = _ranked_sleeves(defn, inputs)
     try:
-        return _opportunity_index(defn, inputs, skip_dust=True)
+        return _opportunity_index(defn, inputs, ranked, skip_dust=True)
     except InfeasibleWeightsError:
-        return _opportunity_index(defn, inputs, skip_dust=False)
+        return _opportunity_index(defn, inputs, ranked, skip_dust=False)
 
 
-def _opportunity_index(
-    defn: IndexDefinition, inputs: IndexInputs, *, skip_dust: bool
-) -> IndexComposition:
-    table = inputs.candidates()
+@dataclass(frozen=True)
+class _Sleeve:
+    """One sleeve's candidates, best first, with target shares summing to ``share``."""
+
+    name: str | None
+    share: float
+    rows: pl.DataFrame
+    target: np.ndarray
+
+
+def _ranked_sleeves(defn: IndexDefinition, inputs: IndexInputs) -> list[_Sleeve]:
+    """Each sleeve's eligible candidates (an opportunity goes to the first sleeve it fits),
+    ranked by target and cut to the constituent limit.
+
+    Raises:
+        InfeasibleWeightsError: a sleeve has no eligible opportunity.
+    """
+    table = eligible(inputs.candidates(), defn.eligibility)
     sleeves_rules = defn.sleeves or ()
     parts: list[pl.DataFrame] = []
     if sleeves_rules:
         taken: set[str] = set()
         for sleeve in sleeves_rules:
-            rows = eligible(eligible(table, defn.eligibility), sleeve.eligibility)
+            rows = eligible(table, sleeve.eligibility)
             rows = rows.filter(~pl.col("id").is_in(list(taken)))
             taken |= set(rows["id"].to_list())
             parts.append(rows.with_columns(pl.lit(sleeve.name).alias("sleeve")))
     else:
-        parts.append(
-            eligible(table, defn.eligibility).with_columns(
-                pl.lit(None, dtype=pl.Utf8).alias("sleeve")
-            )
-        )
+        parts.append(table.with_columns(pl.lit(None, dtype=pl.Utf8).alias("sleeve")))
     limit = defn.caps.max_constituents
-    frames: list[pl.DataFrame] = []
-    targets: list[np.ndarray] = []
-    sleeves: list[tuple[str, float, np.ndarray]] = []
-    offset = 0
     shares = [s.weight for s in sleeves_rules] or [1.0]
     names: list[str | None] = [s.name for s in sleeves_rules] or [None]
+    out: list[_Sleeve] = []
     for rows, share, name in zip(parts, shares, names, strict=True):
         if rows.is_empty():
             raise InfeasibleWeightsError(
@@ -219,6 +246,20 @@ def _opportunity_index(
         rows, score = rows[order.tolist()], score[order]
         total = score.sum()
         score = (score / total if total > 0 else np.full(len(score), 1.0 / len(score))) * share
+        out.append(_Sleeve(name, share, rows, score))
+    return out
+
+
+def _opportunity_index(
+    defn: IndexDefinition, inputs: IndexInputs, ranked: Sequence[_Sleeve], *, skip_dust: bool
+) -> IndexComposition:
+    limit = defn.caps.max_constituents
+    frames: list[pl.DataFrame] = []
+    targets: list[np.ndarray] = []
+    sleeves: list[tuple[str, float, np.ndarray]] = []
+    offset = 0
+    for part in ranked:
+        rows, score, share = part.rows, part.target, part.share
         # targets far below the minimum weight would only become dust to drop and re-solve
         floor = 0.5 * defn.weighting.min_weight if skip_dust else 0.0
         enough = max(defn.caps.min_constituents, int(np.ceil(1.0 / defn.caps.single)))
@@ -227,7 +268,9 @@ def _opportunity_index(
             rows, score = rows.filter(pl.Series(~dust)), score[~dust] * share / score[~dust].sum()
         frames.append(rows)
         targets.append(score)
-        sleeves.append((str(name), share, np.arange(offset, offset + rows.height, dtype=np.intp)))
+        sleeves.append(
+            (str(part.name), share, np.arange(offset, offset + rows.height, dtype=np.intp))
+        )
         offset += rows.height
     frame = pl.concat(frames, how="vertical_relaxed")
     target = np.concatenate(targets)
@@ -268,12 +311,15 @@ def build_index(
     registry: Mapping[str, IndexDefinition] | None = None,
     built: dict[str, IndexComposition] | None = None,
     previous: IndexComposition | None = None,
+    failed: dict[str, InfeasibleWeightsError | InsufficientDataError] | None = None,
 ) -> IndexComposition:
     """Build one index of any family from the scored universe at ``inputs.as_of``.
 
     ``registry`` resolves the indices a composite or a regime fallback refers to;
-    ``built`` caches compositions already made at this date. With ``previous``, an
-    infeasible weighting keeps the previous weights and records why.
+    ``built`` caches compositions already made at this date and ``failed`` the reasons
+    indices could not be built at this date (so an index that fails inside a composite is
+    not attempted again on its own). With ``previous``, an infeasible weighting keeps the
+    previous weights and records why.
 
     Raises:
         InfeasibleWeightsError: the rules cannot be met and there is no ``previous``.
@@ -281,11 +327,15 @@ def build_index(
     """
     built = {} if built is None else built
     registry = registry or {}
+    failed = {} if failed is None else failed
     if defn.name in built:
         return built[defn.name]
     try:
-        comp = _build(defn, inputs, registry, built)
+        if defn.name in failed:
+            raise failed[defn.name]
+        comp = _build(defn, inputs, registry, built, failed)
     except (InfeasibleWeightsError, InsufficientDataError) as exc:
+        failed[defn.name] = exc
         if previous is None:
             raise
         comp = IndexComposition(
@@ -304,10 +354,11 @@ def _resolve(
     inputs: IndexInputs,
     registry: Mapping[str, IndexDefinition],
     built: dict[str, IndexComposition],
+    failed: dict[str, InfeasibleWeightsError | InsufficientDataError],
 ) -> IndexComposition:
     if name not in registry:
         raise ConfigError(f"index {name!r} is not defined; known: {sorted(registry)}")
-    return build_index(registry[name], inputs, registry=registry, built=built)
+    return build_index(registry[name], inputs, registry=registry, built=built, failed=failed)
 
 
 def _build(
@@ -315,6 +366,7 @@ def _build(
     inputs: IndexInputs,
     registry: Mapping[str, IndexDefinition],
     built: dict[str, IndexComposition],
+    failed: dict[str, InfeasibleWeightsError | InsufficientDataError],
 ) -> IndexComposition:
     from realyield.indices.families import build_basket, build_staking_index, risk_on
 
@@ -322,7 +374,7 @@ def _build(
         parts = []
         for comp in defn.components:
             if comp.index is not None:
-                parts.append((comp.weight, _resolve(comp.index, inputs, registry, built)))
+                parts.append((comp.weight, _resolve(comp.index, inputs, registry, built, failed)))
             else:
                 parts.append(
                     (
@@ -374,7 +426,7 @@ def _build(
         if on:
             basket.notes.append(evidence)
             return basket
-        fallback = _resolve(defn.regime.fallback, inputs, registry, built)
+        fallback = _resolve(defn.regime.fallback, inputs, registry, built, failed)
         return IndexComposition(
             defn.name,
             defn.title,
@@ -391,10 +443,11 @@ def build_all(
     """Every index at ``inputs.as_of``; an index whose rules cannot be met maps to the
     error saying why (the others are still built)."""
     built: dict[str, IndexComposition] = {}
+    failed: dict[str, InfeasibleWeightsError | InsufficientDataError] = {}
     out: dict[str, IndexComposition | InfeasibleWeightsError] = {}
     for name, defn in definitions.items():
         try:
-            out[name] = build_index(defn, inputs, registry=definitions, built=built)
+            out[name] = build_index(defn, inputs, registry=definitions, built=built, failed=failed)
         except (InfeasibleWeightsError, InsufficientDataError) as exc:
             out[name] = (
                 exc if isinstance(exc, InfeasibleWeightsError) else InfeasibleWeightsError(str(exc))

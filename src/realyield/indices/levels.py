@@ -20,7 +20,14 @@ import polars as pl
 
 from realyield.core.errors import DataError, InsufficientDataError
 from realyield.indices.composition import IndexComposition
-from realyield.indices.rebalance import CostModel, apply_band, drift, schedule_dates, trade_cost
+from realyield.indices.rebalance import (
+    CostModel,
+    apply_band,
+    drift,
+    schedule_dates,
+    trade_cost,
+    turnover,
+)
 from realyield.indices.weights import InfeasibleWeightsError
 
 DEAD_AFTER_DAYS = 7
@@ -57,12 +64,23 @@ def _dense(
     out = np.full((len(days), len(keys)), np.nan)
     if not keys or frame.is_empty():
         return out
-    index = {d: i for i, d in enumerate(days)}
-    col = {k: j for j, k in enumerate(keys)}
-    sub = frame.filter(pl.col(key).is_in(list(keys)) & pl.col("date").is_between(days[0], days[-1]))
-    for k, d, v in sub.select(key, "date", value).iter_rows():
-        if v is not None:
-            out[index[d], col[k]] = v
+    col = pl.LazyFrame({key: list(keys), "_col": np.arange(len(keys))})
+    sub = (
+        frame.lazy()
+        .filter(
+            pl.col(key).is_in(list(keys))
+            & pl.col("date").is_between(days[0], days[-1])
+            & pl.col(value).is_not_null()
+        )
+        .join(col, on=key, how="inner", maintain_order="left")
+        .select((pl.col("date") - days[0]).dt.total_days().alias("_row"), "_col", value)
+        .collect()
+    )
+    cell = sub["_row"].to_numpy() * len(keys) + sub["_col"].to_numpy()
+    # the last non-null value of a (key, date) wins, as in the frame's order
+    _, first_from_end = np.unique(cell[::-1], return_index=True)
+    last = cell.size - 1 - first_from_end
+    out.reshape(-1)[cell[last]] = sub[value].to_numpy().astype(float)[last]
     return out
 
 
@@ -151,8 +169,19 @@ def index_levels(
             )
     fallback_apy = np.array([info[i].apy for i in ids], dtype=float)
     income = np.where(np.isnan(apy_m), fallback_apy, apy_m) / 100.0 / 365.0
-    seen_at = np.where(~np.isnan(apy_m), np.arange(len(days))[:, None], -1)
+    day_no = np.arange(len(days))[:, None]
+    seen_at = np.where(~np.isnan(apy_m), day_no, -1)
     last_seen_m = np.maximum.accumulate(seen_at, axis=0) if len(days) else seen_at
+    # the daily screen, for every holding at once: APY above the cap, or data that stopped
+    failing = (~np.isnan(apy_m) & (apy_m > max_apy)) | (
+        (last_seen_m >= 0) & (day_no - last_seen_m > DEAD_AFTER_DAYS)
+    )
+    failing_ids = {
+        int(t): {ids[j] for j in np.flatnonzero(failing[t])}
+        for t in np.flatnonzero(failing.any(axis=1))
+    }
+    # plain Python rows: the loop below reads single values, which numpy indexing makes slow
+    price_rows, income_rows = price_ret.tolist(), income.tolist()
     weights: dict[str, float] = {}
     target: dict[str, float] = {}
     rows = []
@@ -161,21 +190,17 @@ def index_levels(
         rebalanced = False
         if t > 0 and weights:
             growth = {}
+            price_t, income_t = price_rows[t], income_rows[t]
             for i, w in weights.items():
                 j = col[i]
-                p, inc = price_ret[t, j], income[t, j]
+                p, inc = price_t[j], income_t[j]
                 price_r += w * p
                 income_r += w * inc
                 growth[i] = w * (1.0 + p + inc)
             total = sum(growth.values())
             weights = {i: g / total for i, g in growth.items()} if total > 0 else weights
-        # daily screen: APY above the cap, or data that stopped
-        gone = [
-            i
-            for i in weights
-            if (not np.isnan(apy_m[t, col[i]]) and apy_m[t, col[i]] > max_apy)
-            or (last_seen_m[t, col[i]] >= 0 and t - last_seen_m[t, col[i]] > DEAD_AFTER_DAYS)
-        ]
+        failing_t = failing_ids.get(t)
+        gone = [i for i in weights if i in failing_t] if failing_t else []
         for i in gone:
             events.append(f"{day}: removed {i} (failed a screen between rebalances)")
             freed = weights.pop(i)
@@ -193,16 +218,12 @@ def index_levels(
             target = {i: w / norm for i, w in new_target.items()} if norm else {}
             new = apply_band(weights, target, band) if weights else dict(target)
             cost += trade_cost(weights, new, chains, costs)
-            turned += 0.5 * sum(
-                abs(new.get(k, 0.0) - weights.get(k, 0.0)) for k in set(new) | set(weights)
-            )
+            turned += turnover(weights, new)
             weights, rebalanced = new, True
         elif target and drift(weights, target) > drift_trigger:
             new = apply_band(weights, target, band)
             cost += trade_cost(weights, new, chains, costs)
-            turned += 0.5 * sum(
-                abs(new.get(k, 0.0) - weights.get(k, 0.0)) for k in set(new) | set(weights)
-            )
+            turned += turnover(weights, new)
             events.append(
                 f"{day}: drift {drift(weights, target):.1%} > "
                 f"{drift_trigger:.0%}: rebalanced to target"

@@ -1,7 +1,9 @@
 """Rebalancing rules: schedule, drift trigger, no-trade band, turnover and costs.
 
 Pure functions over weight mappings (id -> fraction), so levels, backtests and the
-execution stage apply the same rules. Costs are fractions of the index value:
+execution stage apply the same rules. Holdings are visited in sorted id order, so sums
+and the order of the weights returned do not depend on Python's per-process string
+hashing: a replay gives the same numbers in every run. Costs are fractions of the index value:
 ``turnover x (fee + slippage) / 10,000`` plus each trade's gas (USD, by chain) over the
 notional the index is assumed to manage.
 """
@@ -57,9 +59,14 @@ def schedule_dates(start: date, end: date, schedule: str) -> list[date]:
         year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
 
 
+def _ids(a: Mapping[str, float], b: Mapping[str, float]) -> list[str]:
+    """The ids of both mappings, sorted (a fixed order for sums and results)."""
+    return sorted(set(a) | set(b))
+
+
 def drift(current: Mapping[str, float], target: Mapping[str, float]) -> float:
     """Largest absolute difference between current and target weights (fraction)."""
-    keys = set(current) | set(target)
+    keys = set(current) | set(target)  # a maximum: the order does not matter
     return max((abs(current.get(k, 0.0) - target.get(k, 0.0)) for k in keys), default=0.0)
 
 
@@ -69,7 +76,7 @@ def apply_band(
     """Trade only where the move is at least ``band`` (fraction); untraded holdings keep
     their weight and the traded ones are scaled to fill the rest, so weights sum to 1.
     Holdings leaving the index are always sold."""
-    keys = set(current) | set(target)
+    keys = _ids(current, target)
     keep = {
         k: current[k]
         for k in keys
@@ -85,7 +92,7 @@ def apply_band(
 
 def turnover(current: Mapping[str, float], new: Mapping[str, float]) -> float:
     """One-way turnover: half the summed absolute weight changes."""
-    keys = set(current) | set(new)
+    keys = _ids(current, new)
     return 0.5 * sum(abs(new.get(k, 0.0) - current.get(k, 0.0)) for k in keys)
 
 
@@ -96,9 +103,7 @@ def trade_cost(
     costs: CostModel,
 ) -> float:
     """Cost of moving from ``current`` to ``new`` as a fraction of the index value."""
-    traded = [
-        k for k in set(current) | set(new) if abs(new.get(k, 0.0) - current.get(k, 0.0)) > 1e-12
-    ]
+    traded = [k for k in _ids(current, new) if abs(new.get(k, 0.0) - current.get(k, 0.0)) > 1e-12]
     variable = turnover(current, new) * 2 * (costs.fee_bps + costs.slippage_bps) / 10_000
     gas = sum(costs.gas(chains.get(k)) for k in traded) / costs.notional_usd
     return variable + gas

@@ -67,8 +67,9 @@ def cost_model(defn: IndexDefinition) -> CostModel:
 @dataclass
 class HistoryData:
     """Everything a point-in-time replay reads, loaded once; the universe scored at each
-    rebalance date and the indices built from it are cached, so replaying several
-    indices (or a composite and its parts) scores each date once."""
+    rebalance date and the indices built from it (or why they could not be) are cached,
+    so replaying several indices (or a composite and its parts) scores each date once
+    and builds each index once a date."""
 
     opportunities: list[Opportunity]
     history: pl.DataFrame
@@ -76,6 +77,9 @@ class HistoryData:
     prices: pl.DataFrame
     _inputs: dict[date, IndexInputs] = field(default_factory=dict)
     _built: dict[date, dict[str, IndexComposition]] = field(default_factory=dict)
+    _failed: dict[date, dict[str, InfeasibleWeightsError | InsufficientDataError]] = field(
+        default_factory=dict
+    )
 
     def inputs_at(self, day: date) -> IndexInputs:
         """The scored universe as it stood on ``day`` (data up to that day only).
@@ -98,6 +102,10 @@ class HistoryData:
 
     def built_at(self, day: date) -> dict[str, IndexComposition]:
         return self._built.setdefault(day, {})
+
+    def failed_at(self, day: date) -> dict[str, InfeasibleWeightsError | InsufficientDataError]:
+        """Why indices could not be built on ``day`` (not attempted twice)."""
+        return self._failed.setdefault(day, {})
 
 
 def load_history_data(engine: Engine, sources: tuple[str, ...] | None = None) -> HistoryData:
@@ -132,7 +140,11 @@ def replay_levels(
 
     def compose(day: date) -> IndexComposition:
         return build_index(
-            defn, data.inputs_at(day), registry=definitions, built=data.built_at(day)
+            defn,
+            data.inputs_at(day),
+            registry=definitions,
+            built=data.built_at(day),
+            failed=data.failed_at(day),
         )
 
     r = defn.rebalance

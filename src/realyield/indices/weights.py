@@ -5,7 +5,8 @@ so an index caps not only each holding but every dependency its holdings share. 
 caps overlap (one pool is in its protocol, chain and issuer groups at once), which rules
 out the classic cap-and-redistribute loop: capping one group pushes weight into another.
 :func:`capped_weights` therefore states the problem as a linear programme and solves it
-exactly with HiGHS (``scipy.optimize.linprog``):
+exactly with HiGHS (the build SciPy ships, driven directly by :mod:`realyield.indices.lp`;
+the answers are ``scipy.optimize.linprog(method="highs")``'s):
 
 * stage 1 finds the smallest L1 distance ``sum |w_i - t_i|`` to the target proportions
   under every cap (variables split as kept target plus excess, so the LP has one row per
@@ -33,14 +34,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.optimize import linprog
 
 from realyield.core.errors import ConfigError, DataError
+from realyield.indices import lp
+from realyield.indices.lp import CscMatrix
 
 #: A weight above this is a constituent; anything at or below it is returned as 0.
 CONSTITUENT_EPS = 1e-9
@@ -49,10 +50,6 @@ SUM_TOL = 1e-12
 #: Tolerance on group (dependency) caps.
 GROUP_TOL = 1e-9
 
-_HIGHS_OPTIONS: dict[str, Any] = {
-    "primal_feasibility_tolerance": 1e-10,
-    "dual_feasibility_tolerance": 1e-10,
-}
 _STAGE_SLACK = 1e-9  # how much of the stage-1 optimum later stages may give up
 
 
@@ -301,8 +298,16 @@ def capped_proportional(
 # --------------------------------------------------------------------------- the LP
 
 
-def _linprog(**kwargs: Any) -> Any:
-    return linprog(method="highs", options=_HIGHS_OPTIONS, **kwargs)
+def _entries(gm: sp.csr_array) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """(group, candidate) of every membership, in row order: the blocks the LPs are built
+    from (numpy triplets and one compressed-column conversion per LP, no sparse stacking)."""
+    rows = np.repeat(np.arange(gm.shape[0], dtype=np.intp), np.diff(gm.indptr))
+    return rows, gm.indices.astype(np.intp)
+
+
+def _ub_rows(caps: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Lower bounds of the cap rows ``sum w <= cap``: none."""
+    return np.full(caps.size, -np.inf)
 
 
 def _join(parts: list[str]) -> str:
@@ -315,25 +320,30 @@ def _capacity_reason(
     u: float, gm: sp.csr_array, caps: NDArray[np.float64], keys: Sequence[str]
 ) -> tuple[float, str]:
     """The most the caps let one allocate, and the caps that bind it (in words)."""
-    m = gm.shape[1]
-    res = _linprog(
-        c=-np.ones(m),
-        A_ub=gm if gm.shape[0] else None,
-        b_ub=caps if gm.shape[0] else None,
-        bounds=(0.0, u),
+    n_rows, m = gm.shape
+    g_rows, g_cols = _entries(gm)
+    res = lp.solve(
+        -np.ones(m),
+        CscMatrix.from_triplets(g_rows, g_cols, np.ones(g_rows.size), (n_rows, m)),
+        _ub_rows(caps),
+        caps,
+        np.zeros(m),
+        np.full(m, u),
+        duals=True,
     )
-    if res.status != 0:  # cannot happen (w = 0 is feasible); say what we know
+    if res.status != lp.OPTIMAL:  # cannot happen (w = 0 is feasible); say what we know
         return math.nan, f"the caps cannot be met ({res.message})"
+    assert res.row_dual is not None and res.upper_dual is not None
     most = float(-res.fun)
     parts: list[str] = []
     if gm.shape[0]:
-        duals = np.asarray(res.ineqlin.marginals)
+        duals = res.row_dual
         binding = np.flatnonzero(duals < -1e-9)
         binding = binding[np.argsort(duals[binding], kind="stable")]
         parts = [f"{keys[i]} ({_pct(float(caps[i]))})" for i in binding[:6]]
         if binding.size > 6:
             parts.append(f"{binding.size - 6} more groups")
-    at_single = int((np.asarray(res.upper.marginals) < -1e-9).sum())
+    at_single = int((res.upper_dual < -1e-9).sum())
     if at_single:
         parts.append(f"the single cap {_pct(u)} on {at_single} candidate(s)")
     what = "caps on " + _join(parts) if parts else "the caps"
@@ -422,11 +432,25 @@ def _spread(
     # stage 1 holds at it (if that guess is wrong the first LP fails and we start empty)
     fixed = (t[pos] >= u) & (start[pos] >= u - SUM_TOL)
     best: NDArray[np.float64] | None = None
+    # The rounds can cycle between two sets of groups at their cap; a round's LP depends
+    # only on (tight, fixed), so a repeated state reuses its solution: the same rounds
+    # and the same answer, without solving the same LP again.
+    solutions: dict[tuple[bytes, bytes], tuple[NDArray[np.float64], NDArray[np.float64]] | None]
+    solutions = {}
+
+    def solve(
+        tight: NDArray[np.intp], fixed: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        key = (tight.tobytes(), fixed.tobytes())
+        if key not in solutions:
+            solutions[key] = _spread_lp(t, u, gm, caps, shortfall, zero_total, tight, fixed)
+        return solutions[key]
+
     for _ in range(8):
-        solved = _spread_lp(t, u, gm, caps, shortfall, zero_total, tight, fixed)
+        solved = solve(tight, fixed)
         if solved is None and best is None and fixed.any():
             fixed[:] = False
-            solved = _spread_lp(t, u, gm, caps, shortfall, zero_total, tight, fixed)
+            solved = solve(tight, fixed)
         if solved is None:
             break
         best, cut = solved
@@ -457,74 +481,85 @@ def _spread_lp(
     tp = t[pos]
     free = np.flatnonzero(~fixed)
     f, tf = free.size, tp[free]
-    member = gm[tight][:, pos[free]].T.tocsr()  # free x tight groups
-    sig = [tuple(member.indices[member.indptr[i] : member.indptr[i + 1]]) for i in range(f)]
-    cell_of: dict[tuple[int, ...], int] = {}
-    in_cell = np.array([i for i in range(f) if sig[i]], dtype=np.intp)
-    cell_idx = np.array([cell_of.setdefault(sig[i], len(cell_of)) for i in in_cell], dtype=np.intp)
+    # memberships of free positive candidates in tight groups, by free row then group
+    g_rows, g_cols = _entries(gm)
+    tight_of = np.full(n_rows, -1, dtype=np.intp)
+    tight_of[tight] = np.arange(tight.size)
+    free_of = np.full(m, -1, dtype=np.intp)
+    free_of[pos[free]] = np.arange(f)
+    hit = (tight_of[g_rows] >= 0) & (free_of[g_cols] >= 0)
+    mem_row, mem_group = free_of[g_cols[hit]], tight_of[g_rows[hit]]
+    order = np.lexsort((mem_group, mem_row))
+    mem_row, mem_group = mem_row[order], mem_group[order]
+    # a cell: the free candidates in exactly the same set of tight groups (in order of
+    # first appearance)
+    bounds = np.searchsorted(mem_row, np.arange(f + 1))
+    cell_of: dict[bytes, int] = {}
+    in_cell = np.flatnonzero(np.diff(bounds) > 0)
+    cell_idx = np.array(
+        [
+            cell_of.setdefault(mem_group[bounds[i] : bounds[i + 1]].tobytes(), len(cell_of))
+            for i in in_cell
+        ],
+        dtype=np.intp,
+    )
     k, nt = len(cell_of), tight.size
     # columns: w (m) | d (p) | pi (p) | kappa (k) | mu (nt) | nu (1)
     n_var = m + 2 * p + k + nt + 1
-    c_pi, c_kappa = m + p, m + 2 * p
-    rows = np.arange(f)
-    family = sp.hstack(
-        [
-            sp.csr_array((np.ones(f), (rows, pos[free])), shape=(f, m)),
-            sp.csr_array((f, p)),
-            sp.csr_array((tf, (rows, free)), shape=(f, p)),
-            sp.csr_array((tf[in_cell], (in_cell, cell_idx)), shape=(f, k)),
-            sp.csr_array((tf, (rows, rows)), shape=(f, f)) @ member,
-            sp.csr_array(-tf[:, None]),
-        ],
-        format="csr",
-    )
-    total_row = sp.csr_array(
-        (np.ones(m), (np.zeros(m, dtype=np.intp), np.arange(m))), shape=(1, n_var)
-    )
-    one_row = np.zeros(1, dtype=np.intp)
-    ub_rows = [
-        sp.hstack([gm, sp.csr_array((n_rows, n_var - m))]),
-        sp.hstack(
-            [
-                -sp.csr_array((np.ones(p), (np.arange(p), pos)), shape=(p, m)),
-                -sp.csr_array((np.ones(p), (np.arange(p), np.arange(p))), shape=(p, p)),
-                sp.csr_array((p, n_var - m - p)),
-            ]
-        ),
-        sp.csr_array((np.ones(p), (np.repeat(one_row, p), m + np.arange(p))), shape=(1, n_var)),
+    c_d, c_pi, c_kappa, c_mu, c_nu = m, m + p, m + 2 * p, m + 2 * p + k, n_var - 1
+    # rows: caps (n_rows) | shortfall d_i >= t_i - w_i (p) | sum d | [sum of zero-target
+    # weights] | family w_i = t_i (nu - sum mu - kappa - pi_i) (f) | sum w = 1
+    r_short, r_sum_d = n_rows, n_rows + p
+    with_zero_row = zero.size > 0 and zero_total > CONSTITUENT_EPS
+    r_family = r_sum_d + 1 + int(with_zero_row)
+    r_total = r_family + f
+    ar_p, ar_f = np.arange(p), np.arange(f)
+    blocks = [
+        (g_rows, g_cols, np.ones(g_rows.size)),
+        (r_short + ar_p, pos, np.full(p, -1.0)),
+        (r_short + ar_p, c_d + ar_p, np.full(p, -1.0)),
+        (np.full(p, r_sum_d), c_d + ar_p, np.ones(p)),
+        (r_family + ar_f, pos[free], np.ones(f)),
+        (r_family + ar_f, c_pi + free, tf),
+        (r_family + in_cell, c_kappa + cell_idx, tf[in_cell]),
+        (r_family + mem_row, c_mu + mem_group, tf[mem_row]),
+        (r_family + ar_f, np.full(f, c_nu), -tf),
+        (np.full(m, r_total), np.arange(m), np.ones(m)),
     ]
-    ub_rhs = [caps, -tp, np.array([shortfall + _STAGE_SLACK])]
+    if with_zero_row:
+        blocks.append((np.full(zero.size, r_sum_d + 1), zero, np.ones(zero.size)))
+    a = CscMatrix.from_triplets(
+        np.concatenate([b[0] for b in blocks]),
+        np.concatenate([b[1] for b in blocks]),
+        np.concatenate([b[2] for b in blocks]),
+        (r_total + 1, n_var),
+    )
+    row_hi = np.concatenate(
+        [
+            caps,
+            -tp,
+            [shortfall + _STAGE_SLACK],
+            [zero_total + _STAGE_SLACK] if with_zero_row else [],
+            np.zeros(f),
+            [1.0],
+        ]
+    )
+    row_lo = row_hi.copy()
+    row_lo[:r_family] = -np.inf
     lo, hi = np.zeros(n_var), np.full(n_var, np.inf)
     hi[:m] = u
     lo[pos[fixed]] = u
-    hi[m : m + p] = tp
-    if zero.size:
-        if zero_total <= CONSTITUENT_EPS:
-            hi[zero] = 0.0
-        else:
-            ub_rows.append(
-                sp.csr_array(
-                    (np.ones(zero.size), (np.repeat(one_row, zero.size), zero)),
-                    shape=(1, n_var),
-                )
-            )
-            ub_rhs.append(np.array([zero_total + _STAGE_SLACK]))
+    hi[c_d : c_d + p] = tp
+    if zero.size and not with_zero_row:
+        hi[zero] = 0.0
     c = np.zeros(n_var)
     c[c_pi + free] = tf
     c[c_kappa : c_kappa + k] = 0.5 * np.bincount(cell_idx, weights=tf[in_cell], minlength=k)
-    c[-1] = 1.0
-    res = _linprog(
-        c=c,
-        A_ub=sp.vstack(ub_rows, format="csr"),
-        b_ub=np.concatenate(ub_rhs),
-        A_eq=sp.vstack([family, total_row], format="csr"),
-        b_eq=np.append(np.zeros(f), 1.0),
-        bounds=np.column_stack([lo, hi]),
-    )
-    if res.status != 0:
+    c[c_nu] = 1.0
+    res = lp.solve(c, a, row_lo, row_hi, lo, hi)
+    if res.x is None:
         return None
-    x = np.asarray(res.x, dtype=np.float64)
-    return x[:m], x[c_pi : c_pi + p]
+    return res.x[:m], res.x[c_pi : c_pi + p]
 
 
 def _solve(
@@ -561,7 +596,18 @@ def _solve(
     a_ub = np.minimum(t[a_cols], u)
     b_ub = u - t[b_cols]
     na, nb = a_cols.size, b_cols.size
-    g_ab = sp.hstack([gm[:, a_cols], gm[:, b_cols]], format="csr")
+    # the caps over (a, b): each membership of candidate i appears in a_i's and b_i's column
+    g_rows, g_cols = _entries(gm)
+    a_of = np.full(m, -1, dtype=np.intp)
+    a_of[a_cols] = np.arange(na)
+    b_of = np.full(m, -1, dtype=np.intp)
+    b_of[b_cols] = na + np.arange(nb)
+    in_a, in_b = a_of[g_cols] >= 0, b_of[g_cols] >= 0
+    ab_rows = np.concatenate([g_rows[in_a], g_rows[in_b]])
+    ab_cols = np.concatenate([a_of[g_cols[in_a]], b_of[g_cols[in_b]]])
+    col_lo = np.zeros(na + nb)
+    col_hi = np.concatenate([a_ub, b_ub])
+    everything = np.arange(na + nb)
 
     def weights_of(x: NDArray[np.float64]) -> NDArray[np.float64]:
         w = np.zeros(m)
@@ -569,43 +615,55 @@ def _solve(
         np.add.at(w, b_cols, x[na : na + nb])
         return w
 
-    ones = np.ones((1, na + nb))
-    res1 = _linprog(
-        c=np.concatenate([-np.ones(na), np.zeros(nb)]),
-        A_ub=g_ab if n_rows else None,
-        b_ub=caps if n_rows else None,
-        A_eq=ones,
-        b_eq=[1.0],
-        bounds=np.column_stack([np.zeros(na + nb), np.concatenate([a_ub, b_ub])]),
+    # stage 1: the most target kept; rows: caps | sum of weights = 1
+    a1 = CscMatrix.from_triplets(
+        np.concatenate([ab_rows, np.full(na + nb, n_rows)]),
+        np.concatenate([ab_cols, everything]),
+        np.ones(ab_rows.size + na + nb),
+        (n_rows + 1, na + nb),
     )
-    if res1.status == 2:
+    res1 = lp.solve(
+        np.concatenate([-np.ones(na), np.zeros(nb)]),
+        a1,
+        np.append(_ub_rows(caps), 1.0),
+        np.append(caps, 1.0),
+        col_lo,
+        col_hi,
+    )
+    if res1.status == lp.INFEASIBLE:
         _, reason = _capacity_reason(u, gm, caps, keys)
         raise InfeasibleWeightsError(reason)
-    if res1.status != 0:
+    if res1.x is None:
         raise InfeasibleWeightsError(f"the weighting LP failed: {res1.message}")
-    x = np.asarray(res1.x)
+    x = res1.x
     kept = float(x[:na].sum())
     if kept >= 1.0 - SUM_TOL:
         return _repair(weights_of(x), u, gm, caps)
 
-    keep_row = sp.csr_array(np.concatenate([-np.ones(na), np.zeros(nb)])[None, :])
     keep_bound = -(kept - _STAGE_SLACK)
     zero_b = np.flatnonzero(t[b_cols] == 0)  # positions within b of zero-target candidates
     zero_total = float(x[na + zero_b].sum()) if zero_b.size else 0.0
     if zero_total > CONSTITUENT_EPS:
+        # stage 2: the least weight on zero targets; rows: caps | kept | sum = 1
         c2 = np.zeros(na + nb)
         c2[na + zero_b] = 1.0
-        res2 = _linprog(
-            c=c2,
-            A_ub=sp.vstack([g_ab, keep_row], format="csr"),
-            b_ub=np.append(caps, keep_bound),
-            A_eq=ones,
-            b_eq=[1.0],
-            bounds=np.column_stack([np.zeros(na + nb), np.concatenate([a_ub, b_ub])]),
+        a2 = CscMatrix.from_triplets(
+            np.concatenate([ab_rows, np.full(na, n_rows), np.full(na + nb, n_rows + 1)]),
+            np.concatenate([ab_cols, np.arange(na), everything]),
+            np.concatenate([np.ones(ab_rows.size), -np.ones(na), np.ones(na + nb)]),
+            (n_rows + 2, na + nb),
         )
-        if res2.status == 0:
-            x = np.asarray(res2.x)
-            zero_total = float(res2.fun)
+        res2 = lp.solve(
+            c2,
+            a2,
+            np.concatenate([_ub_rows(caps), [-np.inf, 1.0]]),
+            np.concatenate([caps, [keep_bound, 1.0]]),
+            col_lo,
+            col_hi,
+        )
+        if res2.x is not None:
+            x = res2.x
+            zero_total = res2.fun
 
     spread = _spread(t, u, gm, caps, 1.0 - kept, zero_total, weights_of(x))
     w = weights_of(x) if spread is None else spread
