@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import Connection, Engine, select
 
@@ -34,6 +34,8 @@ from realyield.store.records import upsert
 from realyield.universe.repository import load_assets, price_history_frame
 
 BPS = Decimal(10_000)
+#: Quote amounts (cost, fee) are kept to 8 decimals, as exchanges keep them.
+QUOTE_STEP = Decimal("0.00000001")
 USD_LIKE = frozenset({"USD", "USDT", "USDC"})
 
 
@@ -173,8 +175,8 @@ class PaperBroker:
                     journal.write_request(conn, self.name, run_id, request, status="expired")
                     journal.write_state(conn, state)
                 return state
-        cost = request.amount * fill
-        fee = cost * self._fee
+        cost = (request.amount * fill).quantize(QUOTE_STEP, rounding=ROUND_HALF_EVEN)
+        fee = (cost * self._fee).quantize(QUOTE_STEP, rounding=ROUND_HALF_EVEN)
         balances = self.balances().total
         base_held = balances.get(market.base, ZERO)
         quote_held = balances.get(market.quote, ZERO)

@@ -13,8 +13,12 @@ from datetime import date
 
 import polars as pl
 
-from realyield.monitor.pegs import PegInfo
 from realyield.monitor.rules import Finding, RuleConfig
+from realyield.scoring.metadata.pegs import PegInfo
+
+#: Comparisons against a threshold ignore float noise below this (percentage points):
+#: a price of exactly 0.99 is 1% from the peg, not "beyond 1%".
+EPS_PCT = 1e-9
 
 
 def _window(frame: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
@@ -39,7 +43,9 @@ def depeg(
     rows = _window(prices.filter(pl.col("asset_id").is_in(ids)), start, end).with_columns(
         ((pl.col("price_usd") - 1.0) * 100).alias("deviation_pct")
     )
-    hits = rows.filter(pl.col("deviation_pct").abs() > config.depeg_pct).sort("asset_id", "date")
+    hits = rows.filter(pl.col("deviation_pct").abs() > config.depeg_pct + EPS_PCT).sort(
+        "asset_id", "date"
+    )
     out: list[Finding] = []
     for r in hits.iter_rows(named=True):
         info = pegs[r["asset_id"]]
@@ -84,7 +90,7 @@ def lst_discount(
     ``ratio`` = token price / coin price on the same day. A rebasing token (par) is
     discounted by ``1 - ratio``; an accruing one by ``1 - ratio / reference`` where the
     reference is the highest ratio of the previous ``lst_reference_days`` (see
-    ``monitor.pegs``). Days without both prices are skipped.
+    ``scoring.metadata.pegs``). Days without both prices are skipped.
     """
     lsts = {a: p for a, p in pegs.items() if p.kind == "lst" and p.reference_id is not None}
     if not lsts:
@@ -117,7 +123,7 @@ def lst_discount(
         reference.alias("reference_ratio"),
         ((1.0 - pl.col("ratio") / reference) * 100).alias("discount_pct"),
     )
-    hits = scored.filter(pl.col("discount_pct") > config.lst_discount_pct)
+    hits = scored.filter(pl.col("discount_pct") > config.lst_discount_pct + EPS_PCT)
     out: list[Finding] = []
     for r in hits.iter_rows(named=True):
         info = lsts[r["asset_id"]]
@@ -180,7 +186,7 @@ def price_crash(
         )
         .with_columns(((1.0 - pl.col("price_usd") / pl.col("high")) * 100).alias("drop_pct"))
     )
-    hits = _window(scored, start, end).filter(pl.col("drop_pct") > config.crash_pct)
+    hits = _window(scored, start, end).filter(pl.col("drop_pct") > config.crash_pct + EPS_PCT)
     out: list[Finding] = []
     for r in hits.iter_rows(named=True):
         drop = float(r["drop_pct"])
