@@ -96,15 +96,20 @@ def _from_finding(finding: Finding) -> Alert:
 def merge(existing: Alert | None, finding: Finding, cooldown_days: int) -> Change:
     """The alert after ``finding``: a new one, or ``existing`` extended or escalated.
 
-    ``existing`` is the latest alert with the finding's key. It is the same episode when
-    the finding falls on or before its last day plus ``cooldown_days``. A finding for a
-    day already counted changes nothing but a worse peak (so running the monitor twice
-    a day is idempotent).
+    ``existing`` is the episode of the finding's key nearest to its day (``nearest``).
+    It is the same episode when the finding falls within ``cooldown_days`` of it. A
+    finding for a day already counted changes nothing but a worse peak (so running the
+    monitor twice a day, or replaying the same days again, is idempotent).
     """
-    if existing is None or finding.day > existing.last_day + timedelta(days=cooldown_days):
+    gap = timedelta(days=cooldown_days)
+    if (
+        existing is None
+        or finding.day > existing.last_day + gap
+        or finding.day < existing.first_day - gap
+    ):
         return Change(_from_finding(finding), "opened")
     worse = severity_rank(finding.severity) > severity_rank(existing.severity)
-    new_day = finding.day > existing.last_day
+    new_day = finding.day > existing.last_day or finding.day < existing.first_day
     peak = finding.magnitude > existing.peak
     if not (worse or new_day or peak):
         return Change(existing, "unchanged")
@@ -124,27 +129,36 @@ def merge(existing: Alert | None, finding: Finding, cooldown_days: int) -> Chang
     return Change(updated, "escalated" if worse else "extended")
 
 
+def nearest(episodes: Sequence[Alert], day: date) -> Alert | None:
+    """The episode a finding on ``day`` belongs to, if any: the last one starting on or
+    before ``day``, else the first one after it."""
+    before = [a for a in episodes if a.first_day <= day]
+    if before:
+        return max(before, key=lambda a: (a.first_day, a.alert_id or 0))
+    after = [a for a in episodes if a.first_day > day]
+    return min(after, key=lambda a: a.first_day) if after else None
+
+
 @dataclass
 class AlertBook:
     """Alerts in memory (a replay, a test): the store's de-duplication without a store."""
 
     cooldown_days: int = 7
     alerts: list[Alert] = field(default_factory=list)
-    _latest: dict[str, int] = field(default_factory=dict)
+    _by_key: dict[str, list[int]] = field(default_factory=dict)
 
     def record(self, findings: Iterable[Finding]) -> list[Change]:
         """Merge ``findings`` in day order; return what each did."""
         changes: list[Change] = []
         for finding in sorted(findings, key=lambda f: (f.day, f.key)):
-            index = self._latest.get(finding.key)
-            change = merge(
-                self.alerts[index] if index is not None else None, finding, self.cooldown_days
-            )
+            indices = self._by_key.setdefault(finding.key, [])
+            existing = nearest([self.alerts[i] for i in indices], finding.day)
+            change = merge(existing, finding, self.cooldown_days)
             if change.kind == "opened":
-                self._latest[finding.key] = len(self.alerts)
+                indices.append(len(self.alerts))
                 self.alerts.append(replace(change.alert, alert_id=len(self.alerts) + 1))
-            elif index is not None:
-                self.alerts[index] = change.alert
+            elif existing is not None and existing.alert_id is not None:
+                self.alerts[existing.alert_id - 1] = change.alert
             changes.append(change)
         return changes
 
@@ -202,17 +216,19 @@ def record_findings(
     changes: list[Change] = []
     with engine.begin() as conn:
         for finding in sorted(findings, key=lambda f: (f.day, f.key)):
-            row = (
+            gap = timedelta(days=cooldown_days)
+            rows = (
                 conn.execute(
-                    select(t)
-                    .where(t.c.key == finding.key)
-                    .order_by(t.c.last_day.desc(), t.c.alert_id.desc())
-                    .limit(1)
+                    select(t).where(
+                        (t.c.key == finding.key)
+                        & (t.c.first_day <= finding.day + gap)
+                        & (t.c.last_day >= finding.day - gap)
+                    )
                 )
                 .mappings()
-                .first()
+                .all()
             )
-            existing = _row_to_alert(row) if row is not None else None
+            existing = nearest([_row_to_alert(r) for r in rows], finding.day)
             change = merge(existing, finding, cooldown_days)
             if change.kind == "opened":
                 values = {**_values(change.alert, now), "created_at": now}
