@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -317,11 +317,3 @@ def acknowledge(engine: Engine, alert_id: int, note: str | None = None) -> Alert
             .values(status="acknowledged", acknowledged_at=now, ack_note=note, updated_at=now)
         )
     return replace(alert, status="acknowledged", acknowledged_at=now, ack_note=note)
-
-
-def alerts_updated_since(engine: Engine, moment: datetime) -> list[Alert]:
-    """Alerts opened, extended or escalated at or after ``moment`` (store time)."""
-    t = schema.alerts
-    with engine.connect() as conn:
-        rows = conn.execute(select(t).where(t.c.updated_at >= moment.isoformat())).mappings().all()
-    return [_row_to_alert(r) for r in rows]
