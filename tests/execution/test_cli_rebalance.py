@@ -51,9 +51,9 @@ def test_paper_rebalance_persists_and_dry_run_sends_nothing(engine: Engine) -> N
     ],
 )
 def test_unsafe_or_unclear_requests_are_refused(
-    engine: Engine, args: list[str], message: str
+    engine: Engine, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    build.load_snapshot(engine)
+    monkeypatch.setattr("keyring.get_password", lambda service, name: None)  # no real keys
     result = runner.invoke(app, ["rebalance", *TARGETS, *args])
     assert result.exit_code == 2 and message in result.output
 

@@ -59,7 +59,7 @@ class Hook(BaseHTTPRequestHandler):
 def hook() -> Iterator[tuple[type[Hook], str]]:
     Hook.received, Hook.paths, Hook.fail, Hook.status = [], [], 0, 500
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield Hook, f"http://127.0.0.1:{server.server_address[1]}/services/{TOKEN}"
@@ -230,7 +230,7 @@ class SMTPHandler(socketserver.StreamRequestHandler):
 def test_email_retries_a_busy_server_and_never_shows_the_password(engine: Engine) -> None:
     SMTPHandler.messages, SMTPHandler.busy, SMTPHandler.logins = [], 1, []
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SMTPHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     password = Secret("hunter2-very-secret")
     try:

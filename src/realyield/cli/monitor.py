@@ -107,10 +107,10 @@ def monitor(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate the alert rules, store and deliver the alerts (or replay past days)."""
-    install_log_redaction()
     logging.basicConfig(
         level=logging.INFO if watch_ else logging.WARNING, format="%(asctime)s %(message)s"
     )
+    install_log_redaction()  # after basicConfig: the filter goes on its handler too
     with session() as (settings, engine):
         config = _config(config_path, settings.home)
         if refresh:
