@@ -270,3 +270,15 @@ def test_market_rules_round_like_ccxt() -> None:
     # Below one lot ccxt refuses; we round to zero and the planner skips the leg.
     assert btc.amount(Decimal("0.00000999")) == 0
     assert "rounds to zero" in btc.problems(Decimal(0), Decimal(44000), market_order=True)[0]
+
+
+def test_placing_an_unknown_order_again_looks_it_up_before_sending(engine: Engine) -> None:
+    fake = fake_binance(post_script=[TIMEOUT_BEFORE_ACCEPT], lookup_script=["timeout"] * 2)
+    broker = make_broker(engine, fake)
+    with pytest.raises(OrderStateUnknownError):
+        broker.place(request(), "run1")
+    state = broker.place(request(), "run1")  # lookups work again: not found, so send it
+    posts = fake.calls("POST", "/api/v3/order")
+    assert [p["newClientOrderId"] for p in posts] == ["ryTEST01", "ryTEST01"]
+    assert len(fake.accepted) == 1 and state.status == "closed"
+    assert len(fake.calls("GET", "/api/v3/order")) == 3  # 2 timed out, 1 said "not found"

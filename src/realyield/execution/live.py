@@ -101,9 +101,9 @@ class CcxtBroker:
                     broker=self.name,
                     client_order_id=request.client_order_id,
                 )
-            if state.status != "submitting":
+            if state.status not in ("submitting", "unknown"):
                 return state  # placed (or refused) before: never send it again
-            return self._resolve(request, run_id, already_sent=True)
+            return self._resolve(request, run_id, already_sent=True)  # look it up first
         journal.record_request(self._engine, self.name, run_id, request)
         return self._resolve(request, run_id, already_sent=False)
 

@@ -154,6 +154,11 @@ def execute_plan(broker: Broker, plan: OrderPlan) -> RebalanceResult:
                     "remaining orders were not sent. Re-plan from fresh balances."
                 )
                 return result
+            if state.status == "rejected":  # refused on an earlier attempt: not sent again
+                result.failed.append(
+                    (leg.request.client_order_id, "refused earlier; see the order journal")
+                )
+                continue
             result.fills.append(state)
     return result
 
