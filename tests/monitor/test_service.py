@@ -5,10 +5,13 @@ scheduler keeps going through errors."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+import respx
 from sqlalchemy import Engine
 
 from realyield.core import clock
@@ -141,3 +144,19 @@ def test_scheduler_survives_errors_and_runs_again() -> None:
     finally:
         scheduler.shutdown(wait=False)
     assert len(calls) == 2
+
+
+@respx.mock
+def test_a_real_refresh_outage_becomes_a_stale_data_alert(
+    engine: Engine, settings: Settings
+) -> None:
+    respx.get(url__startswith=settings.defillama_yields_url).mock(
+        side_effect=httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+    )
+    fill_store(engine)
+    fast = replace(settings, http_backoff_base_s=0.0, http_backoff_max_s=0.0)
+    with clock.freeze(NOW):
+        run = run_monitor(engine, fast, replace(MonitorConfig(), refresh=("defillama",)))
+    (stale,) = [c.alert for c in run.changes if c.alert.rule == "stale_data"]
+    assert stale.subject == "defillama" and "unreachable" in stale.evidence["last_refresh_error"]
+    assert {c.alert.rule for c in run.changes} == {"stale_data", "depeg"}  # it went on

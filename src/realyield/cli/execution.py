@@ -27,12 +27,12 @@ from rich.table import Table
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, session
 from realyield.core.errors import ConfigError, RealyieldError
 from realyield.core.secrets import install_log_redaction
-from realyield.execution.broker import Broker
+from realyield.execution.brokers import open_broker
 from realyield.execution.orders import OrderPlan
 from realyield.execution.paper import PaperBroker
 from realyield.execution.rebalance import RebalanceResult, execute_plan
 from realyield.execution.rebalance import rebalance as run_rebalance
-from realyield.execution.targets import coin_weights, load_targets, parse_target, parse_targets
+from realyield.execution.targets import index_targets, load_targets, parse_target, parse_targets
 
 YES_FLAG = "--yes-i-understand-this-trades-real-money"
 
@@ -108,16 +108,7 @@ def _targets(
         return parse_targets(target), []
     if targets_file is not None:
         return load_targets(targets_file), []
-    from realyield.indices.composition import IndexComposition
-    from realyield.indices.service import indices_at
-    from realyield.universe.repository import load_assets
-
-    built, _ = indices_at(engine, home=home)
-    comp = built.get(str(index))
-    if not isinstance(comp, IndexComposition):
-        raise ConfigError(f"index {index!r} cannot be built: {comp}; known: {sorted(built)}")
-    symbols = {a.id: a.symbol for a in load_assets(engine)}
-    return coin_weights(comp, symbols)
+    return index_targets(engine, str(index), home=home)
 
 
 def _confirm_live(exchange: str, plan: OrderPlan, yes: bool) -> None:
@@ -134,54 +125,6 @@ def _confirm_live(exchange: str, plan: OrderPlan, yes: bool) -> None:
     )
     if answer.strip() != exchange:
         raise ConfigError("not confirmed: nothing was sent")
-
-
-def _broker(
-    broker: str,
-    engine: Any,
-    *,
-    live: bool,
-    sandbox: bool,
-    account: str,
-    bases: list[str],
-    quote: str,
-    fee_bps: Decimal,
-) -> tuple[Broker, bool]:
-    """The broker, and whether orders may be sent (False: plan only)."""
-    if broker == "paper":
-        if live or sandbox:
-            raise ConfigError(
-                "--live and --sandbox are for --broker ccxt:EXCHANGE; paper never trades"
-            )
-        from realyield.execution.paper import paper_markets, stored_prices
-
-        return (
-            PaperBroker(
-                engine,
-                rules=paper_markets(bases, quote, fee_bps=fee_bps),
-                price_of=stored_prices(engine, bases, quote),
-                account=account,
-                fee_bps=fee_bps,
-            ),
-            True,
-        )
-    kind, _, exchange = broker.partition(":")
-    if kind != "ccxt" or not exchange:
-        raise ConfigError(f"--broker {broker!r}: use paper or ccxt:EXCHANGE (e.g. ccxt:binance)")
-    if live and sandbox:
-        raise ConfigError("--live and --sandbox exclude each other")
-    from realyield.exchange.credentials import load_credentials
-    from realyield.exchange.trading import TradingClient
-    from realyield.execution.live import CcxtBroker
-
-    client = TradingClient(exchange, credentials=load_credentials(exchange), sandbox=sandbox)
-    perms = client.require_safe_key()
-    if perms.can_withdraw is None:
-        err.print(
-            f"[yellow]{exchange} does not report key permissions: make sure this key cannot "
-            "withdraw (trade-only).[/]"
-        )
-    return CcxtBroker(client, engine), live or sandbox
 
 
 def rebalance(
@@ -224,7 +167,7 @@ def rebalance(
         try:
             weights, notes = _targets(engine, settings.home, target, targets_file, index)
             buffer = _decimal(cash_buffer, "--cash-buffer")
-            chosen, may_send = _broker(
+            opened = open_broker(
                 broker,
                 engine,
                 live=live,
@@ -234,6 +177,12 @@ def rebalance(
                 quote=quote.upper(),
                 fee_bps=_decimal(fee_bps, "--fee-bps"),
             )
+            chosen, may_send = opened.broker, opened.may_send
+            if opened.permissions is not None and opened.permissions.can_withdraw is None:
+                err.print(
+                    f"[yellow]{broker}: the exchange does not report key permissions; make "
+                    "sure this key cannot withdraw (trade-only).[/]"
+                )
             if fund:
                 if not isinstance(chosen, PaperBroker):
                     raise ConfigError("--fund is for the paper broker")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.box import SIMPLE_HEAD
@@ -18,7 +18,7 @@ from realyield.core.secrets import install_log_redaction
 from realyield.monitor.alerts import Alert, acknowledge, list_alerts
 from realyield.monitor.config import MonitorConfig, channels_from_config, load_config
 from realyield.monitor.replay import ReplayResult, parse_span, replay
-from realyield.monitor.review import quarterly_review, write_review
+from realyield.monitor.review import index_holdings, quarterly_review, write_review
 from realyield.monitor.scheduler import monitor_job, watch
 from realyield.monitor.service import MonitorRun, run_monitor
 
@@ -180,21 +180,6 @@ def alerts(
     )
 
 
-def _index_holdings(
-    engine: Any, name: str, capital: float, home: Path
-) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
-    from realyield.indices.composition import IndexComposition
-    from realyield.indices.service import indices_at
-
-    built, _ = indices_at(engine, home=home)
-    comp = built.get(name)
-    if not isinstance(comp, IndexComposition):
-        raise ConfigError(f"index {name!r} cannot be built: {comp}; known: {sorted(built)}")
-    weights = comp.weights()
-    labels = {c.id: c.label for c in comp.constituents}
-    return {k: capital * w for k, w in weights.items()}, weights, labels
-
-
 def review(
     quarter: Annotated[str, typer.Option(help="The quarter, e.g. 2025Q3.")],
     index: Annotated[str | None, typer.Option(help="Review this index as if held.")] = None,
@@ -213,7 +198,7 @@ def review(
         if index is not None:
             if not capital or capital <= 0:
                 raise fail(ConfigError("--index needs --capital (USD, > 0)"))
-            holdings, targets, labels = _index_holdings(engine, index, capital, settings.home)
+            holdings, targets, labels = index_holdings(engine, index, capital, home=settings.home)
         result = quarterly_review(
             engine,
             quarter,

@@ -16,6 +16,8 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from realyield.core.errors import ConfigError
 from realyield.indices.composition import IndexComposition
 from realyield.scoring.metadata.pegs import recognise
@@ -112,3 +114,14 @@ def coin_weights(
     if unknown:
         notes.append(f"left out (no ticker symbol known): {', '.join(sorted(unknown))}")
     return weights, notes
+
+
+def index_targets(
+    engine: Engine, name: str, *, home: Path | None = None
+) -> tuple[dict[str, float], list[str]]:
+    """Coin weights for an exchange account from index ``name`` (see ``coin_weights``)."""
+    from realyield.indices.service import index_named
+    from realyield.universe.repository import load_assets
+
+    symbols = {a.id: a.symbol for a in load_assets(engine)}
+    return coin_weights(index_named(engine, name, home=home), symbols)

@@ -284,6 +284,25 @@ def quarterly_review(
     )
 
 
+def index_holdings(
+    engine: Engine, name: str, capital: float, *, home: Path | None = None
+) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    """Holdings (id -> USD), target weights and labels of index ``name`` as if
+    ``capital`` were invested at its weights today: to review an index not yet held.
+
+    Raises:
+        ConfigError: a non-positive capital, or an index that cannot be built.
+    """
+    from realyield.indices.service import index_named
+
+    if not capital > 0:
+        raise ConfigError(f"capital {capital!r}: give a positive amount in USD")
+    comp = index_named(engine, name, home=home)
+    weights = comp.weights()
+    labels = {c.id: c.label for c in comp.constituents}
+    return {k: capital * w for k, w in weights.items()}, weights, labels
+
+
 def write_review(review: QuarterlyReview, folder: Path) -> tuple[Path, Path]:
     """Write ``review-<quarter>.html`` (with ``plotly.min.js`` beside it) and
     ``review-<quarter>.md`` into ``folder``; return both paths.

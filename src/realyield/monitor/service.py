@@ -78,16 +78,9 @@ def watched_ids(config: MonitorConfig, index_weights: dict[str, float] | None) -
 
 
 def _index_weights(engine: Engine, name: str, day: date, home: Path | None) -> dict[str, float]:
-    from realyield.indices.composition import IndexComposition
-    from realyield.indices.service import indices_at
+    from realyield.indices.service import index_named
 
-    built, _ = indices_at(engine, as_of=day, home=home)
-    comp = built.get(name)
-    if comp is None:
-        raise DataError(f"portfolio.index = {name!r}: no such index; known: {sorted(built)}")
-    if not isinstance(comp, IndexComposition):
-        raise DataError(f"index {name!r} could not be built on {day}: {comp}")
-    return comp.weights()
+    return index_named(engine, name, as_of=day, home=home).weights()
 
 
 def _last_evaluated(engine: Engine) -> date | None:
