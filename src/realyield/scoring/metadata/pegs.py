@@ -3,7 +3,8 @@ their chain's coin), recognised by CoinGecko id or by symbol.
 
 Why from the tokens table: ``realyield/data/tokens.csv`` already says, per symbol, the
 asset id, the kind (stablecoin, lst) and the peg asset, with sources and dates; the
-monitor reads the same facts the risk score does instead of keeping a second list.
+monitor's peg rules and the execution stage's index-to-coin mapping read the same facts
+the risk score does instead of keeping a second list.
 A price file imported under a symbol-like name (``busd.csv`` -> asset ``busd``) is still
 recognised through the symbol.
 
