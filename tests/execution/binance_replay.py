@@ -35,6 +35,7 @@ TIMEOUT_BEFORE_ACCEPT = "timeout_before_accept"  # the request never arrives
 INSUFFICIENT = "insufficient"  # 400 -2010 insufficient balance
 LOT_SIZE = "lot_size"  # 400 -1013 Filter failure: LOT_SIZE
 RATE_LIMITED = "rate_limited"  # 429 -1003, the request was not processed
+ACK_THEN_FILL = "ack_then_fill"  # accepted as NEW; the fill shows on the next lookup
 
 
 def load(name: str) -> str:
@@ -120,6 +121,9 @@ class FakeBinance:
             self.orders[params["newClientOrderId"]] = params
             if action == TIMEOUT_AFTER_ACCEPT:
                 raise ccxt.RequestTimeout(f"binance POST {url} request timeout (10000 ms)")
+            if action == ACK_THEN_FILL:
+                text = self._order_text("binance_order_market_new.json", params)
+                return self._answer(200, text, url, method, body)
             return self._answer(
                 200, self._order_text("binance_order_market_filled.json", params), url, method, body
             )

@@ -24,6 +24,7 @@ from realyield.execution import journal
 from realyield.execution.live import CcxtBroker
 from realyield.execution.rebalance import execute_plan, plan_rebalance, rebalance
 from tests.execution.binance_replay import (
+    ACK_THEN_FILL,
     API_KEY,
     API_SECRET,
     FILL,
@@ -282,3 +283,15 @@ def test_placing_an_unknown_order_again_looks_it_up_before_sending(engine: Engin
     assert [p["newClientOrderId"] for p in posts] == ["ryTEST01", "ryTEST01"]
     assert len(fake.accepted) == 1 and state.status == "closed"
     assert len(fake.calls("GET", "/api/v3/order")) == 3  # 2 timed out, 1 said "not found"
+
+
+def test_an_acknowledged_market_order_is_read_back_until_filled(engine: Engine) -> None:
+    fake = fake_binance(post_script=[ACK_THEN_FILL])
+    waits: list[float] = []
+    broker = make_broker(engine, fake, waits)
+    state = broker.place(request(), "run1")
+    assert state.status == "closed" and state.filled == Decimal("0.001")
+    assert state.average == Decimal("44000") and state.cost == Decimal("44.0")
+    assert len(fake.calls("POST", "/api/v3/order")) == 1 and waits == [0.5]
+    stored = journal.get(engine, "ryTEST01")
+    assert stored is not None and stored[0].status == "closed"

@@ -14,6 +14,8 @@ How an order is placed (``place``):
 5. If the lookup itself keeps failing, the state is ``unknown``: journaled, raised as
    ``OrderStateUnknownError``, and nothing else is sent; the next run's ``reconcile``
    looks it up before planning anything.
+6. A market order acknowledged but not yet reported filled is read back a few times so
+   its fills are recorded (``_settle``); one still open is reconciled on the next run.
 
 The ``reconcile`` step also re-reads orders left ``open`` and records their fills.
 """
@@ -53,6 +55,7 @@ class CcxtBroker:
         engine: Engine,
         *,
         max_submit_attempts: int = 3,
+        settle_polls: int = 3,
         backoff_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -61,6 +64,7 @@ class CcxtBroker:
         self._client = client
         self._engine = engine
         self._max_submit = max_submit_attempts
+        self._settle_polls = settle_polls
         self._backoff = backoff_s
         self._sleep = sleep
         self._rules: dict[str, MarketRules] | None = None
@@ -129,7 +133,7 @@ class CcxtBroker:
                 last_error = exc
                 continue  # it may exist: look it up before anything else
             journal.record_state(self._engine, state)
-            return state
+            return self._settle(state)
         message = (
             f"{self.name}: order {request.client_order_id} ({request.side} {request.amount} "
             f"{request.symbol}) was sent {sends} time(s) without an answer and is not on the "
@@ -140,6 +144,23 @@ class CcxtBroker:
         raise OrderStateUnknownError(
             message, broker=self.name, client_order_id=request.client_order_id
         )
+
+    def _settle(self, state: OrderState) -> OrderState:
+        """A market order the exchange acknowledged but has not reported filled yet is
+        read back a few times (``settle_polls``, backing off) so its fills are recorded;
+        one still open is left to the next run's ``reconcile``."""
+        for attempt in range(self._settle_polls):
+            if state.final or state.type != "market":
+                break
+            self._sleep(self._backoff * 2**attempt)
+            try:
+                found = self._client.find_order(state.symbol, state.client_order_id)
+            except (TemporarySourceError, ExecutionError):
+                break
+            if found is not None:
+                state = found
+                journal.record_state(self._engine, state)
+        return state
 
     def _lookup(self, request: OrderRequest) -> OrderState | None:
         try:

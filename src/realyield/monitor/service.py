@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from realyield.core import clock
 from realyield.core.errors import DataError, RealyieldError, SourceError
@@ -94,17 +94,11 @@ def newest_data(engine: Engine) -> dict[str, date | None]:
     """Per stored source, the newest day it holds (opportunities and prices)."""
     out: dict[str, date | None] = {s: v["latest"] for s, v in stored_sources(engine).items()}
     t = schema.prices
-    from sqlalchemy import func
-
     with engine.connect() as conn:
-        for source, newest in conn.execute(
-            select(t.c.source, func.max(t.c.date)).group_by(t.c.source)
-        ):
-            day = as_date(newest) if newest is not None else None
-            current = out.get(source)
-            out[source] = (
-                max(d for d in (day, current) if d is not None) if (day or current) else None
-            )
+        rows = conn.execute(select(t.c.source, func.max(t.c.date)).group_by(t.c.source)).all()
+    for source, newest in rows:
+        days = [d for d in (as_date(newest) if newest else None, out.get(source)) if d]
+        out[source] = max(days) if days else None
     return out
 
 
