@@ -168,7 +168,9 @@ def _portfolio_findings(
         if missing:
             notes.append(f"no current APY for {len(missing)} holding(s): counted as earning 0")
         expected = sum(v * (apy.get(k) or 0.0) / 100 for k, v in config.holdings_usd.items())
-        out += rules.income_below_plan(expected, config.income_per_year_usd, day, cfg)
+        out += rules.income_below_plan(
+            expected, config.income_per_year_usd, day, cfg, basis="expected from today's APYs"
+        )
     return out, notes
 
 
