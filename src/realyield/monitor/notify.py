@@ -32,7 +32,7 @@ from realyield.monitor.alerts import Alert
 
 FLAVORS: Final = ("slack", "discord", "generic")
 _COLOURS: Final = {"info": 0x3B82F6, "warning": 0xF59E0B, "critical": 0xDC2626}
-_EMOJI: Final = {"info": "[info]", "warning": "[warning]", "critical": "[CRITICAL]"}
+_LABEL: Final = {"info": "[info]", "warning": "[warning]", "critical": "[CRITICAL]"}
 MAX_RETRY_AFTER_S: Final = 60.0
 
 
@@ -64,7 +64,7 @@ def alert_text(alert: Alert) -> str:
         else f"{alert.first_day} to {alert.last_day} ({alert.occurrences} days)"
     )
     lines = [
-        f"{_EMOJI[alert.severity]} {alert.title}",
+        f"{_LABEL[alert.severity]} {alert.title}",
         f"rule {alert.rule} on {alert.subject}, {span}",
         "",
         "Evidence:",
@@ -80,7 +80,7 @@ def alert_text(alert: Alert) -> str:
 def webhook_payload(alert: Alert, flavor: str) -> dict[str, Any]:
     """The JSON body for a Slack incoming webhook, a Discord webhook, or a generic
     receiver (the alert's own fields plus ``text``)."""
-    summary = f"{_EMOJI[alert.severity]} {alert.title}"
+    summary = f"{_LABEL[alert.severity]} {alert.title}"
     if flavor == "slack":
         evidence = "\n".join(f"- {line}" for line in _evidence_lines(alert))
         return {
