@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from realyield.cli import data, demo, indices, plan, scores, universe
+from realyield.cli import data, demo, execution, indices, monitor, plan, scores, universe
 
 app = typer.Typer(
     help="realyield: sustainable crypto income, with data anyone can check.",
@@ -25,5 +25,9 @@ app.add_typer(scores.model_app, name="model")
 app.command("indices")(indices.indices)
 app.command("index")(indices.index)
 app.command("plan")(plan.plan)
+app.command("monitor")(monitor.monitor)
+app.command("alerts")(monitor.alerts)
+app.command("review")(monitor.review)
+app.command("rebalance")(execution.rebalance)
 
 __all__ = ["app"]

@@ -75,3 +75,51 @@ class CircuitOpenError(SourceUnavailableError):
 
 class StoreError(RealyieldError):
     """The local database could not be read, written or migrated."""
+
+
+class ExecutionError(RealyieldError):
+    """An order could not be placed, or what happened to it is not known.
+
+    Carries the exchange (or broker) and, where there is one, the client order id, so a
+    user can look the order up on the exchange.
+    """
+
+    def __init__(self, message: str, *, broker: str = "", client_order_id: str = "") -> None:
+        self.broker = broker
+        self.client_order_id = client_order_id
+        super().__init__(message)
+
+
+class InsufficientFundsError(ExecutionError):
+    """The account lacks the balance for an order. Never retried: it will not pass."""
+
+
+class InvalidOrderError(ExecutionError):
+    """The exchange refused an order as malformed or outside a market's limits (minimum
+    notional, lot size, precision, price band). Never retried: it will not pass."""
+
+
+class OrderNotFoundError(ExecutionError):
+    """The exchange does not know an order with that id (it was never placed)."""
+
+
+class OrderStateUnknownError(ExecutionError):
+    """An order was sent but neither its placement nor its absence could be confirmed.
+
+    Nothing is resubmitted under a new id while this is unresolved: the order journal
+    keeps it, and the next run looks it up by its client order id first.
+    """
+
+
+class UnsafeKeyError(ConfigError):
+    """An exchange API key carries a permission realyield refuses to hold (withdrawals)."""
+
+
+class NotifyError(RealyieldError):
+    """A notification (webhook, email) could not be delivered; the alert stays stored
+    and its delivery is retried on the next run."""
+
+
+class TemporaryNotifyError(NotifyError):
+    """A delivery failed in a way that may pass: timeout, refused connection, 429, 5xx,
+    an SMTP 4xx reply."""

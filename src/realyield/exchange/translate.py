@@ -18,6 +18,9 @@ import ccxt
 
 from realyield.core.errors import (
     DataError,
+    InsufficientFundsError,
+    InvalidOrderError,
+    OrderNotFoundError,
     RealyieldError,
     SourceError,
     SourceUnavailableError,
@@ -113,7 +116,10 @@ def translate_error(
     """The realyield error for a ccxt error raised while doing ``operation``.
 
     Mapping (checked in this order):
-        ``BadSymbol`` -> ``DataError``; ``AuthenticationError`` (and ``PermissionDenied``)
+        ``OrderNotFound`` -> ``OrderNotFoundError``; ``InsufficientFunds`` ->
+        ``InsufficientFundsError``; ``InvalidOrder`` (and ``DuplicateOrderId``) ->
+        ``InvalidOrderError`` (these three are never retried); ``BadSymbol`` ->
+        ``DataError``; ``AuthenticationError`` (and ``PermissionDenied``)
         -> ``SourceError`` without the exchange's message; ``ExchangeNotAvailable`` and
         an unreachable network -> ``SourceUnavailableError``; ``RateLimitExceeded``,
         ``DDoSProtection``, ``RequestTimeout`` and other ``NetworkError`` ->
@@ -132,6 +138,25 @@ def translate_error(
     tried = f" (attempt {attempt} of {max_attempts})"
     seen = f"ccxt {kind}: {detail}"
 
+    if isinstance(exc, ccxt.OrderNotFound):
+        return OrderNotFoundError(
+            f"{where}: the exchange has no such order ({seen}).", broker=exchange_id
+        )
+    if isinstance(exc, ccxt.InsufficientFunds):
+        return InsufficientFundsError(
+            f"{where}: the account's balance is too small for this order ({seen}). What to "
+            "do: nothing is retried; re-plan from fresh balances (`realyield rebalance "
+            "--dry-run`), or lower the amounts.",
+            broker=exchange_id,
+        )
+    if isinstance(exc, ccxt.InvalidOrder):
+        return InvalidOrderError(
+            f"{where}: the exchange refused the order as invalid ({seen}). What to do: "
+            "nothing is retried; check the market's minimum notional, lot size and price "
+            "precision (the planner rounds to them from the exchange's markets) and the "
+            "order type.",
+            broker=exchange_id,
+        )
     if isinstance(exc, ccxt.BadSymbol):
         return DataError(
             f"{where}: the exchange does not know this market ({seen}). What to do: check "

@@ -161,3 +161,19 @@ def replay_levels(
         costs=cost_model(defn),
         max_apy=defn.eligibility.max_apy,
     )
+
+
+def index_named(
+    engine: Engine, name: str, *, as_of: date | None = None, home: Path | None = None
+) -> IndexComposition:
+    """Index ``name`` built from the stored universe (as of ``as_of``, else the newest).
+
+    Raises:
+        ConfigError: an unknown index, or one the data cannot build.
+    """
+    built, _ = indices_at(engine, as_of=as_of, home=home)
+    comp = built.get(name)
+    if not isinstance(comp, IndexComposition):
+        known = sorted(built)
+        raise ConfigError(f"index {name!r} cannot be built: {comp}; known: {known}")
+    return comp

@@ -118,3 +118,77 @@ refresh_runs = Table(
     Column("status", String(16), nullable=False),  # ok | failed | offline
     Column("summary", Text, nullable=False, default="{}"),
 )
+
+# --- monitoring and execution (one migration step: ``_v3_monitor_and_execution``) -----
+# Money and amounts are exact decimal strings (``str(Decimal)``): SQLite's NUMERIC
+# would round them through a double.
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),  # rule:subject, the de-duplication key
+    Column("rule", String(64), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("severity", String(16), nullable=False),  # info | warning | critical
+    Column("title", Text, nullable=False),
+    Column("evidence", Text, nullable=False, default="{}"),  # JSON: numbers and dates
+    Column("action", Text, nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("occurrences", Integer, nullable=False, default=1),
+    Column("status", String(16), nullable=False),  # open | acknowledged
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("acknowledged_at", String(40)),
+    Column("ack_note", Text),
+)
+Index("ix_alerts_key_last_day", alerts.c.key, alerts.c.last_day)
+Index("ix_alerts_status", alerts.c.status)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("alert_id", Integer, primary_key=True),
+    Column("channel", String(64), primary_key=True),  # webhook | email | ...
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("severity", String(16), nullable=False),  # the severity this delivery carries
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_attempt_at", String(40)),
+    Column("delivered_at", String(40)),
+)
+
+order_journal = Table(
+    "order_journal",
+    metadata,
+    Column("client_order_id", String(64), primary_key=True),
+    Column("broker", String(64), nullable=False),  # paper:ACCOUNT | ccxt:EXCHANGE
+    Column("run_id", String(32), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("amount", String(64), nullable=False),
+    Column("price", String(64)),
+    # submitting | open | closed | canceled | expired | rejected | unknown
+    Column("status", String(16), nullable=False),
+    Column("exchange_order_id", String(128)),
+    Column("filled", String(64)),
+    Column("average", String(64)),
+    Column("cost", String(64)),
+    Column("fee", String(64)),
+    Column("fee_currency", String(32)),
+    Column("error", Text),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+Index("ix_order_journal_broker_status", order_journal.c.broker, order_journal.c.status)
+
+paper_balances = Table(
+    "paper_balances",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("asset", String(32), primary_key=True),
+    Column("amount", String(64), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)

@@ -40,10 +40,28 @@ def _v2_series_and_runs(conn: Connection) -> None:
     schema.refresh_runs.create(conn, checkfirst=True)
 
 
+def _v3_monitor_and_execution(conn: Connection) -> None:
+    """Alerts and their deliveries, the order journal, paper-trading balances.
+
+    Self-contained (creates only its own tables) so it can take any number when
+    branches that add other steps are merged.
+    """
+    for table in (
+        schema.alerts,
+        schema.alert_deliveries,
+        schema.order_journal,
+        schema.paper_balances,
+    ):
+        table.create(conn, checkfirst=True)
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 #: (version, description, step). Append only; never edit a released step.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "opportunities, apy_history, assets, prices", _v1_initial),
     (2, "series_info and refresh_runs", _v2_series_and_runs),
+    (3, "alerts, alert deliveries, order journal, paper balances", _v3_monitor_and_execution),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
