@@ -17,6 +17,7 @@ the period is left out of this measure).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -30,6 +31,7 @@ from realyield.backtest.instruments import (
     AssetShock,
     HoldingShock,
     Market,
+    as_day,
     build_market,
     tokens_of,
 )
@@ -92,7 +94,9 @@ class BacktestConfig:
         if self.drift_trigger is not None and not self.drift_trigger > 0:
             raise ConfigError(f"drift trigger must be > 0, not {self.drift_trigger}")
         if self.start and self.end and self.end <= self.start:
-            raise ConfigError(f"the backtest needs an end after its start: {self.start}..{self.end}")
+            raise ConfigError(
+                f"the backtest needs an end after its start: {self.start}..{self.end}"
+            )
 
     def gas(self, chain: str | None) -> float:
         table = {k.lower(): v for k, v in self.gas_usd.items()}
@@ -125,6 +129,8 @@ class BacktestResult:
     notes: list[str]
     illustrative: list[str]
     labels: dict[str, str]
+    final_weights: dict[str, float] = field(default_factory=dict)  # the last target
+    info: dict[str, HoldingInfo] = field(default_factory=dict)
 
     @property
     def start(self) -> date:
@@ -157,11 +163,15 @@ class BacktestResult:
         return out
 
 
-def _window(schedule: WeightsSchedule, config: BacktestConfig, last_day: date) -> tuple[date, date, list[str]]:
+def _window(
+    schedule: WeightsSchedule, config: BacktestConfig, last_day: date
+) -> tuple[date, date, list[str]]:
     notes = []
     start = config.start or schedule.dates[0]
     if start < schedule.dates[0]:
-        notes.append(f"the weights start on {schedule.dates[0]}: the backtest starts there, not on {start}")
+        notes.append(
+            f"the weights start on {schedule.dates[0]}: the backtest starts there, not on {start}"
+        )
         start = schedule.dates[0]
     end = config.end or last_day
     if end > last_day:
@@ -175,7 +185,9 @@ def _window(schedule: WeightsSchedule, config: BacktestConfig, last_day: date) -
     return start, end, notes
 
 
-def _impermanent_loss(market: Market, paths: SimulationPaths, trade_days: Sequence[int]) -> np.ndarray:
+def _impermanent_loss(
+    market: Market, paths: SimulationPaths, trade_days: Sequence[int]
+) -> np.ndarray:
     """Cumulative impermanent loss (USD, <= 0) of strategy 0, day by day."""
     n_days = len(market.days)
     total = np.zeros(n_days)
@@ -188,7 +200,7 @@ def _impermanent_loss(market: Market, paths: SimulationPaths, trade_days: Sequen
         legs = np.column_stack([market.prices[a] for a in spec.legs])
         value = np.cumprod(market.growth[:, j])
         realised = 0.0
-        for a, b in zip(bounds, bounds[1:], strict=False):
+        for a, b in itertools.pairwise(bounds):
             held = paths.holdings[a, 0, j]
             if held <= 0 or np.isnan(legs[a]).any():
                 total[a + 1 : b + 1] += realised
@@ -196,7 +208,9 @@ def _impermanent_loss(market: Market, paths: SimulationPaths, trade_days: Sequen
             if spec.concentrated and spec.lower is not None and spec.upper is not None:
                 centre = max([c for c in recentres if c <= a], default=0)
                 ratio = legs[:, 0] / legs[:, 1]
-                x, y = il.v3_amounts(ratio[a], spec.lower * ratio[centre], spec.upper * ratio[centre])
+                x, y = il.v3_amounts(
+                    ratio[a], spec.lower * ratio[centre], spec.upper * ratio[centre]
+                )
                 share_a = float(x * ratio[a] / (x * ratio[a] + y))
                 shares = np.array([share_a, 1.0 - share_a])
             else:
@@ -233,8 +247,13 @@ def _benchmarks(
         return []
     used = sorted({a for n in runnable for a in wanted[n]})
     trade_days = [(d - days[0]).days for d in rebalance_days(days[0], days[-1], "monthly")]
-    market = build_market(days, used, {a: info[a] for a in used}, prices, pl.DataFrame(
-        schema={"id": pl.Utf8, "date": pl.Date, "apy": pl.Float64}))
+    market = build_market(
+        days,
+        used,
+        {a: info[a] for a in used},
+        prices,
+        pl.DataFrame(schema={"id": pl.Utf8, "date": pl.Date, "apy": pl.Float64}),
+    )
     targets = np.zeros((len(trade_days), len(runnable), len(used)))
     for s, name in enumerate(runnable):
         for a, w in wanted[name].items():
@@ -290,7 +309,7 @@ def run_backtest(
             f"the store holds no prices for any of {used_assets[:8]}: import them first "
             "(realyield data import FILE, or realyield data refresh --source coingecko)"
         )
-    start, end, notes = _window(schedule, config, sub["date"].max())
+    start, end, notes = _window(schedule, config, as_day(sub["date"].max()))
     notes = [*schedule.notes, *notes]
     days = [start + timedelta(days=k) for k in range((end - start).days + 1)]
     trade_dates = rebalance_days(start, end, config.rebalance, schedule.dates)
@@ -370,7 +389,9 @@ def run_backtest(
         "impermanent_loss": float(il_path[-1] / capital),
         "impermanent_loss_usd": float(il_path[-1]),
         "writedowns": float(writedowns / capital),
-        "realised_yield": float(paths.income_pnl[:, 0].sum() / mean_value / years) if mean_value > 0 else 0.0,
+        "realised_yield": float(paths.income_pnl[:, 0].sum() / mean_value / years)
+        if mean_value > 0
+        else 0.0,
         "turnover": float(after_funding),
         "turnover_annual": float(after_funding / years),
         "rebalances": float(paths.rebalanced[:, 0].sum()),
@@ -386,6 +407,7 @@ def run_backtest(
             + " come from the bundled snapshot (generated, not market history)",
         )
     labels = {i: info[i].label for i in schedule.ids}
+    last = schedule.weights[max(schedule.row_at(end), 0)]
     return BacktestResult(
         name or schedule.source,
         schedule.source,
@@ -398,4 +420,6 @@ def run_backtest(
         notes,
         market.illustrative,
         labels,
+        {i: float(w) for i, w in zip(schedule.ids, last, strict=True) if w > 0},
+        dict(info),
     )

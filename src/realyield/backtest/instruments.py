@@ -95,6 +95,17 @@ class Market:
     illustrative: list[str] = field(default_factory=list)  # series from the bundled snapshot
 
 
+def as_day(value: object) -> date:
+    """A frame's date cell as a ``date`` (frames type their cells loosely).
+
+    Raises:
+        DataError: the cell is not a date (an empty frame gives None).
+    """
+    if not isinstance(value, date):
+        raise DataError(f"expected a date in the history frame, got {value!r}")
+    return value
+
+
 def tokens_of(h: HoldingInfo) -> tuple[str, ...]:
     """The asset ids whose prices move a holding: its underlying tokens, or for a token
     held as is without them, its own id."""
@@ -105,7 +116,9 @@ def tokens_of(h: HoldingInfo) -> tuple[str, ...]:
     return h.underlying
 
 
-def _dense(frame: pl.DataFrame, key: str, value: str, keys: Sequence[str], days: Sequence[date]) -> Array:
+def _dense(
+    frame: pl.DataFrame, key: str, value: str, keys: Sequence[str], days: Sequence[date]
+) -> Array:
     """A days x keys matrix of ``value``, NaN where missing."""
     out = np.full((len(days), len(keys)), np.nan)
     if not keys or frame.is_empty():
@@ -139,7 +152,9 @@ def _relatives(p: Array) -> Array:
     return np.asarray(np.where(np.isfinite(rel) & (rel >= 0), rel, 1.0))
 
 
-def _sources(frame: pl.DataFrame, key: str, keys: Sequence[str], start: date, end: date) -> list[str]:
+def _sources(
+    frame: pl.DataFrame, key: str, keys: Sequence[str], start: date, end: date
+) -> list[str]:
     if frame.is_empty() or "source" not in frame.columns:
         return []
     sub = frame.filter(
@@ -176,16 +191,33 @@ def build_market(
     lp_ranges = dict(lp_ranges or {})
     notes: list[str] = []
     t_of = {d: t for t, d in enumerate(days)}
-    for shock in (*asset_shocks, *holding_shocks):
+    # a write-down named by an asset id rather than a holding id moves that asset's price
+    asset_shocks = [
+        *asset_shocks,
+        *(
+            AssetShock(h.holding_id, h.day, h.loss, h.reason)
+            for h in holding_shocks
+            if h.holding_id not in ids
+        ),
+    ]
+    holding_shocks = [h for h in holding_shocks if h.holding_id in ids]
+    shocks_in: list[AssetShock | HoldingShock] = [*asset_shocks, *holding_shocks]
+    for shock in shocks_in:
         if not 0 < shock.loss <= 1:
             raise ConfigError(f"a write-down must lose a fraction in (0, 1], got {shock}")
     assets = sorted({a for i in ids for a in tokens_of(info[i])})
     raw = _dense(prices, "asset_id", "price_usd", assets, days)
     for shock in asset_shocks:
-        if shock.asset_id in assets and shock.day in t_of:
+        if shock.asset_id not in assets:
+            raise ConfigError(
+                f"write-down of {shock.asset_id!r}: neither a holding nor one of its tokens"
+            )
+        if shock.day in t_of:
             k = assets.index(shock.asset_id)
             raw[t_of[shock.day] :, k] *= 1.0 - shock.loss
-            notes.append(f"{shock.day}: {shock.asset_id} written down {shock.loss:.0%} ({shock.reason})")
+            notes.append(
+                f"{shock.day}: {shock.asset_id} written down {shock.loss:.0%} ({shock.reason})"
+            )
     filled = _ffill(raw)
     pcol = {a: k for k, a in enumerate(assets)}
     rel = _relatives(filled)
@@ -195,7 +227,9 @@ def build_market(
             continue
         first = int(np.argmax(~np.isnan(col)))
         if first > 0:
-            notes.append(f"{a}: no price before {days[first]}: holdings of it keep a constant value")
+            notes.append(
+                f"{a}: no price before {days[first]}: holdings of it keep a constant value"
+            )
     n_days, n = len(days), len(ids)
     growth = np.ones((n_days, n))
     income = np.zeros((n_days, n))

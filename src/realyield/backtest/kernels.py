@@ -68,7 +68,9 @@ def _per_strategy(value: ArrayLike, s: int, name: str) -> Array:
     try:
         return np.broadcast_to(arr, (s,)).astype(float)
     except ValueError as exc:
-        raise DataError(f"{name} must be a number or one per strategy ({s}), got {arr.shape}") from exc
+        raise DataError(
+            f"{name} must be a number or one per strategy ({s}), got {arr.shape}"
+        ) from exc
 
 
 def _n_strategies(
@@ -86,7 +88,9 @@ def _n_strategies(
         sizes.add(int(np.shape(active)[1]))
     sizes.discard(1)
     if len(sizes) > 1:
-        raise DataError(f"per-strategy inputs disagree on the number of strategies: {sorted(sizes)}")
+        raise DataError(
+            f"per-strategy inputs disagree on the number of strategies: {sorted(sizes)}"
+        )
     return sizes.pop() if sizes else 1
 
 
@@ -168,7 +172,9 @@ def _rebalance(
             # what starts unbonding is not available: the free targets shrink by it
             free = np.where(locked, 0.0, x)
             free_total = free.sum(axis=1) + x_cash
-            shrink = np.where(free_total > _EPS, 1.0 - q / np.where(free_total > 0, free_total, 1), 0)
+            shrink = np.where(
+                free_total > _EPS, 1.0 - q / np.where(free_total > 0, free_total, 1), 0
+            )
             shrink = np.clip(shrink, 0.0, None)
             x = np.where(locked, x, x * shrink[:, None])
             x_cash = x_cash * shrink

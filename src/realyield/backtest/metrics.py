@@ -80,9 +80,7 @@ def _std_or_zero(x: Array) -> Array:
     return np.asarray(np.where(x.max(axis=0) == x.min(axis=0), 0.0, std))
 
 
-def sharpe(
-    returns: ArrayLike, risk_free: float = 0.0, annualization: int = ANNUALIZATION
-) -> Array:
+def sharpe(returns: ArrayLike, risk_free: float = 0.0, annualization: int = ANNUALIZATION) -> Array:
     r = _returns(returns)
     if r.shape[0] < 2:
         return np.full(r.shape[1], np.nan)
@@ -99,16 +97,13 @@ def downside_risk(
     return np.asarray(np.sqrt(np.mean(short**2, axis=0)) * np.sqrt(annualization))
 
 
-def sortino(
-    returns: ArrayLike, required: float = 0.0, annualization: int = ANNUALIZATION
-) -> Array:
+def sortino(returns: ArrayLike, required: float = 0.0, annualization: int = ANNUALIZATION) -> Array:
     r = _returns(returns)
     if r.shape[0] < 2:
         return np.full(r.shape[1], np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(
-            (r - required).mean(axis=0) * annualization
-            / downside_risk(r, required, annualization)
+            (r - required).mean(axis=0) * annualization / downside_risk(r, required, annualization)
         )
 
 

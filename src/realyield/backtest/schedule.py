@@ -101,9 +101,7 @@ class WeightsSchedule:
             "rows": [
                 {
                     "date": d.isoformat(),
-                    "weights": {
-                        i: float(w) for i, w in zip(self.ids, row, strict=True) if w > 0
-                    },
+                    "weights": {i: float(w) for i, w in zip(self.ids, row, strict=True) if w > 0},
                 }
                 for d, row in zip(self.dates, self.weights, strict=True)
             ],
@@ -184,8 +182,7 @@ def read_weights_csv(path: Path) -> WeightsSchedule:
             hint = " (weights are fractions: 0.25, not 25)" if 99 < total < 101 else ""
             lines = lines_of[day]
             problems.append(
-                f"lines {lines[0]}-{lines[-1]}: weights on {day} sum to {total:.6g}, "
-                f"not 1{hint}"
+                f"lines {lines[0]}-{lines[-1]}: weights on {day} sum to {total:.6g}, not 1{hint}"
             )
     if problems:
         raise _problems_error(path, problems)
@@ -206,9 +203,9 @@ def read_weights_csv(path: Path) -> WeightsSchedule:
 def rebalance_days(
     start: date, end: date, rebalance: str, dates: Sequence[date] = ()
 ) -> list[date]:
-    """The days the backtest trades: ``start`` (funding) and then the given ``dates``
-    (a weights file's own dates, for ``rebalance="dates"``), the first day of each month or quarter, every Monday
-    (``weekly``), or never again (``none``: buy and hold).
+    """The days the backtest trades: ``start`` (funding) and then the given ``dates`` (a
+    weights file's own dates, for ``rebalance="dates"``), the first day of each month or
+    quarter, every Monday (``weekly``), or never again (``none``: buy and hold).
 
     Raises:
         ConfigError: unknown rebalance choice.
@@ -287,7 +284,7 @@ def index_schedule(
     info: dict[str, HoldingInfo] = {}
     for comp in comps.values():
         for c in comp.constituents:
-            info[c.id] = _info(c, int(round((lockups or {}).get(c.id, 0.0) or 0.0)))
+            info[c.id] = _info(c, round((lockups or {}).get(c.id, 0.0) or 0.0))
     ids = sorted(info)
     col = {i: j for j, i in enumerate(ids)}
     dates = sorted(comps)

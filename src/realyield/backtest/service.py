@@ -20,7 +20,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from realyield.backtest.engine import BENCHMARK_ASSETS, BacktestConfig, BacktestResult, run_backtest
-from realyield.backtest.instruments import tokens_of
+from realyield.backtest.instruments import as_day, tokens_of
 from realyield.backtest.schedule import (
     CASH_ID,
     HoldingInfo,
@@ -99,7 +99,7 @@ def backtest_index(
             "the store holds no yield history: an index cannot be rebuilt point in time "
             "(`realyield data refresh` or load the bundled snapshot with `realyield demo`)"
         )
-    first, last = data.history["date"].min(), data.history["date"].max()
+    first, last = as_day(data.history["date"].min()), as_day(data.history["date"].max())
     notes = []
     end = min(config.end or last, last)
     start = config.start or max(first, end - timedelta(days=365 * DEFAULT_YEARS))
@@ -136,7 +136,9 @@ def backtest_index(
     return result
 
 
-def resolve_ids(engine: Engine, schedule: WeightsSchedule, sources: tuple[str, ...] | None = None) -> dict[str, HoldingInfo]:
+def resolve_ids(
+    engine: Engine, schedule: WeightsSchedule, sources: tuple[str, ...] | None = None
+) -> dict[str, HoldingInfo]:
     """Holding info for every id of a weights file: stored opportunities first, then
     assets with stored prices.
 
@@ -160,7 +162,7 @@ def resolve_ids(engine: Engine, schedule: WeightsSchedule, sources: tuple[str, .
                 chain=o.chain,
                 underlying=tuple(o.underlying),
                 apy=o.apy or 0.0,
-                lockup_days=int(round(o.lockup_days or 0)) if o.kind == "staking" else 0,
+                lockup_days=round(o.lockup_days or 0) if o.kind == "staking" else 0,
                 il_risk=bool(o.il_risk),
             )
         elif ident in priced or ident in assets:
@@ -204,10 +206,16 @@ def backtest_weights(
         {a for h in schedule.info.values() for a in tokens_of(h)} | set(BENCHMARK_ASSETS.values())
     )
     prices = price_history_frame(engine, assets)
-    apy = apy_history_frame(engine, opp_ids) if opp_ids else pl.DataFrame(
-        schema={"id": pl.Utf8, "date": pl.Date, "apy": pl.Float64, "source": pl.Utf8}
+    apy = (
+        apy_history_frame(engine, opp_ids)
+        if opp_ids
+        else pl.DataFrame(
+            schema={"id": pl.Utf8, "date": pl.Date, "apy": pl.Float64, "source": pl.Utf8}
+        )
     )
-    return run_backtest(schedule, prices, apy.select("id", "date", "apy", "source"), config, name=path.name)
+    return run_backtest(
+        schedule, prices, apy.select("id", "date", "apy", "source"), config, name=path.name
+    )
 
 
 def today_weights(

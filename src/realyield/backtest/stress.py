@@ -250,11 +250,15 @@ def replay_episode(
     result.status = "partial" if result.missing else "ok"
     if covered < MIN_COVERAGE:
         result.status = "partial"
-    illus = window.filter(
-        pl.col("asset_id").is_in(sorted(used))
-        & (pl.col("source") == SNAPSHOT_SOURCE)
-        & pl.col("date").is_between(episode.start, episode.end)
-    ) if "source" in window.columns else window.clear()
+    illus = (
+        window.filter(
+            pl.col("asset_id").is_in(sorted(used))
+            & (pl.col("source") == SNAPSHOT_SOURCE)
+            & pl.col("date").is_between(episode.start, episode.end)
+        )
+        if "source" in window.columns
+        else window.clear()
+    )
     result.illustrative = sorted(set(illus["asset_id"].to_list()))
     result.path = list(zip(days, (float(x) for x in v), strict=True))
     return result
