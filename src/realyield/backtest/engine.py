@@ -185,6 +185,15 @@ def _window(
     return start, end, notes
 
 
+def _returns(nav: np.ndarray, capital: float) -> np.ndarray:
+    """Daily returns measured from the capital: the costs of the first purchase (at the
+    close of day 0) fall in day 1's return, so the total return is ``end / capital - 1``
+    over the ``days - 1`` days of the backtest."""
+    values = np.array(nav, dtype=float)
+    values[0] = capital
+    return returns_from_values(values)
+
+
 def _impermanent_loss(
     market: Market, paths: SimulationPaths, trade_days: Sequence[int]
 ) -> np.ndarray:
@@ -273,7 +282,7 @@ def _benchmarks(
         gas=np.array([config.gas("Ethereum")] * len(used)),
         active=active,
     )
-    returns = returns_from_values(paths.nav)
+    returns = _returns(paths.nav, config.capital_usd)
     dd = drawdowns(returns)
     return [
         BenchmarkResult(
@@ -347,7 +356,7 @@ def run_backtest(
     )
     assert paths.holdings is not None and paths.cash is not None and paths.unbonding is not None
     nav = paths.nav[:, 0]
-    returns = returns_from_values(paths.nav)
+    returns = _returns(paths.nav, config.capital_usd)
     il_path = _impermanent_loss(market, paths, trade_days)
     writedowns = sum(
         float(paths.holdings[t - 1, 0, j]) * loss for t, j, loss, _ in market.shocks if t > 0
@@ -398,14 +407,9 @@ def run_backtest(
         "end_value_usd": float(nav[-1]),
     }
     benchmarks = _benchmarks(days, prices, config, notes) if config.benchmarks else []
-    if market.illustrative:
-        notes.insert(
-            0,
-            "ILLUSTRATIVE DATA: the histories of "
-            + ", ".join(market.illustrative[:10])
-            + (" and more" if len(market.illustrative) > 10 else "")
-            + " come from the bundled snapshot (generated, not market history)",
-        )
+    warning = market.illustrative_note()
+    if warning:
+        notes.insert(0, warning)
     labels = {i: info[i].label for i in schedule.ids}
     last = schedule.weights[max(schedule.row_at(end), 0)]
     return BacktestResult(

@@ -165,7 +165,9 @@ def v3_price_index(
         # one unit of liquidity on [lo p0, hi p0], valued in USD through B's price
         v = v3_value(ratio[seg], lo * p0, hi * p0) * pb[seg]
         value[seg] = level * v / v[0]
-        outside[seg] = (ratio[seg] < lo * p0) | (ratio[seg] > hi * p0)
+        # a re-centre day's fees were earned on the old range: keep its flag
+        days = slice(s + 1, e + 1)
+        outside[days] = (ratio[days] < lo * p0) | (ratio[days] > hi * p0)
         if e > s and k + 1 < len(starts):
             # withdraw at e (old range), swap to the new range's mix, redeposit
             x_old, _ = v3_amounts(ratio[e], lo * p0, hi * p0)

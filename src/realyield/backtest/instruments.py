@@ -92,7 +92,29 @@ class Market:
     lp: dict[str, LpSpec] = field(default_factory=dict)
     shocks: list[tuple[int, int, float, str]] = field(default_factory=list)  # (t, n, loss, why)
     notes: list[str] = field(default_factory=list)
-    illustrative: list[str] = field(default_factory=list)  # series from the bundled snapshot
+    illustrative_prices: list[str] = field(default_factory=list)  # from the bundled snapshot
+    illustrative_yields: list[str] = field(default_factory=list)
+
+    @property
+    def illustrative(self) -> list[str]:
+        return sorted({*self.illustrative_prices, *self.illustrative_yields})
+
+    def illustrative_note(self) -> str | None:
+        """One line saying which histories are generated (None when all are real)."""
+        parts = []
+        if self.illustrative_prices:
+            shown = ", ".join(self.illustrative_prices[:8])
+            more = len(self.illustrative_prices) - 8
+            parts.append(f"prices of {shown}" + (f" and {more} more" if more > 0 else ""))
+        if self.illustrative_yields:
+            parts.append(f"the yield histories of {len(self.illustrative_yields)} holdings")
+        if not parts:
+            return None
+        return (
+            "ILLUSTRATIVE DATA: "
+            + " and ".join(parts)
+            + " come from the bundled snapshot (generated, not market history)"
+        )
 
 
 def as_day(value: object) -> date:
@@ -285,10 +307,6 @@ def build_market(
             if hs.loss >= 1.0:
                 income[t:, j] = 0.0
             shocks.append((t, j, hs.loss, hs.reason))
-    illustrative = sorted(
-        set(_sources(prices, "asset_id", assets, days[0], days[-1]))
-        | set(_sources(apy, "id", list(ids), days[0], days[-1]))
-    )
     return Market(
         days,
         list(ids),
@@ -300,7 +318,8 @@ def build_market(
         lp,
         shocks,
         notes,
-        illustrative,
+        _sources(prices, "asset_id", assets, days[0], days[-1]),
+        _sources(apy, "id", list(ids), days[0], days[-1]),
     )
 
 
