@@ -3,6 +3,7 @@ forms, a concentrated position's formula, write-downs by hand; attribution adds 
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 import numpy as np
@@ -91,7 +92,7 @@ def test_liquidity_holding_loses_the_closed_form_impermanent_loss() -> None:
         * 0.5
         * (pa[b] / pa[a] + pb[b] / pb[a])
         * float(il.il_v2((pa[b] / pa[a]) / (pb[b] / pb[a])))
-        for a, b in zip(bounds, bounds[1:], strict=False)
+        for a, b in itertools.pairwise(bounds)
     )
     assert monthly.attribution["impermanent_loss_usd"] == pytest.approx(by_hand, rel=1e-9)
     assert monthly.daily["impermanent_loss"][-1] == pytest.approx(by_hand, rel=1e-9)

@@ -61,14 +61,14 @@ class ConcentratedPool:
         return min(vx - self.L**2 / (vy + dy), self.x)
 
     def sell_x(self, dx: float) -> None:
-        vx, vy = self._virtual()
+        vx, _vy = self._virtual()
         room = self.L**2 / (self.L * math.sqrt(self.pa)) - vx  # X that reaches the lower bound
         dx = min(dx, room)
         out = self.quote_sell_x(dx)
         self.x, self.y = self.x + dx, self.y - out
 
     def sell_y(self, dy: float) -> None:
-        vx, vy = self._virtual()
+        _vx, vy = self._virtual()
         room = self.L**2 / (self.L / math.sqrt(self.pb)) - vy
         dy = min(dy, room)
         out = self.quote_sell_y(dy)

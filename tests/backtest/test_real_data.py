@@ -186,7 +186,7 @@ def test_steth_luna_ftx_replays_on_real_prices(real_store: Engine) -> None:
 def test_stress_today_on_an_index(real_store: Engine) -> None:
     from realyield.backtest.service import today_weights
 
-    day, weights, info = today_weights(real_store, "large-cap-staking")
+    _day, weights, info = today_weights(real_store, "large-cap-staking")
     assert sum(weights.values()) == pytest.approx(1.0)
     results = {r.episode.name: r for r in stress_today(real_store, weights, info)}
     assert set(results) == {"luna-ust", "steth-discount", "ftx", "usdc-depeg"}

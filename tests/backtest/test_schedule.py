@@ -68,7 +68,7 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
 
 
 def test_percent_weights_get_a_hint_and_columns_are_checked(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="fractions: 0.25, not 25"):
+    with pytest.raises(DataError, match=r"fractions: 0\.25, not 25"):
         read_weights_csv(write(tmp_path, "date,id,weight\n2021-01-01,a,60\n2021-01-01,b,40\n"))
     with pytest.raises(DataError, match=r"missing column\(s\) \['weight'\]"):
         read_weights_csv(write(tmp_path, "date,id,w\n2021-01-01,a,1\n"))

@@ -378,7 +378,10 @@ def simulate(
         ht = st.h.T
         values = cum @ ht
         inc = (prev * gs * ys) @ ht
-        pp = (prev * (gs - 1.0)) @ ht
+        # the holdings' change is price + income (compounded) or price alone (paid out):
+        # one matrix product fewer than computing the price part on its own
+        before = np.vstack([st.h.sum(axis=1)[None, :], values[:-1]])
+        pp = values - before - (0.0 if payout else inc)
         if payout:
             paid = st.paid[None, :] + np.cumsum(inc, axis=0)
         else:
