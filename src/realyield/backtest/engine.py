@@ -263,6 +263,12 @@ def _benchmarks(
         prices,
         pl.DataFrame(schema={"id": pl.Utf8, "date": pl.Date, "apy": pl.Float64}),
     )
+    if market.illustrative_prices:
+        notes.append(
+            "benchmarks: ILLUSTRATIVE prices (bundled snapshot) for "
+            + ", ".join(market.illustrative_prices)
+            + " in part of the window"
+        )
     targets = np.zeros((len(trade_days), len(runnable), len(used)))
     for s, name in enumerate(runnable):
         for a, w in wanted[name].items():

@@ -80,6 +80,7 @@ ROWS = (
     ("Calmar", "calmar", "ratio"),
     ("max drawdown", "max_drawdown", "pct"),
     ("  its duration (days)", "max_drawdown_days", "int"),
+    ("longest drawdown (days)", "longest_drawdown_days", "int"),
 )
 
 
@@ -98,7 +99,13 @@ def _print(result: BacktestResult, stress: list[EpisodeResult], report: Path | N
         table.add_column(n, justify="right", no_wrap=True)
     metrics = [result.metrics.as_dict(), *[b.metrics.as_dict() for b in result.benchmarks]]
     for label, key, kind in ROWS:
-        table.add_row(label, *[_fmt(float(m[key]), kind) for m in metrics])
+        cells = [_fmt(float(m[key]), kind) for m in metrics]
+        if key == "max_drawdown_days":  # "+": still under water on the last day
+            cells = [
+                c + ("" if m["max_drawdown_recovered"] else "+")
+                for c, m in zip(cells, metrics, strict=True)
+            ]
+        table.add_row(label, *cells)
     console.print(table)
     a = result.attribution
     console.print(
