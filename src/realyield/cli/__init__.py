@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from realyield.cli import data, demo, execution, indices, monitor, plan, scores, universe
+from realyield.cli import backtest, data, demo, execution, indices, monitor, plan, scores, universe
 
 app = typer.Typer(
     help="realyield: sustainable crypto income, with data anyone can check.",
@@ -29,5 +29,6 @@ app.command("monitor")(monitor.monitor)
 app.command("alerts")(monitor.alerts)
 app.command("review")(monitor.review)
 app.command("rebalance")(execution.rebalance)
+app.command("backtest")(backtest.backtest)
 
 __all__ = ["app"]
