@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from realyield.cli import data, demo, indices, scores, universe
+from realyield.cli import data, demo, indices, scores, serve, universe
 
 app = typer.Typer(
     help="realyield: sustainable crypto income, with data anyone can check.",
@@ -24,5 +24,7 @@ app.command("explain")(scores.explain)
 app.add_typer(scores.model_app, name="model")
 app.command("indices")(indices.indices)
 app.command("index")(indices.index)
+app.command("serve")(serve.serve)
+app.add_typer(serve.key_app, name="api-key")
 
 __all__ = ["app"]

@@ -37,6 +37,10 @@ class RecordError(DataError):
         super().__init__(f"{record}.{field} = {value!r}: {problem}")
 
 
+class NotFoundError(DataError):
+    """What was asked for (an opportunity, index or job) does not exist."""
+
+
 class InsufficientDataError(DataError):
     """There is not enough data to compute what was asked (e.g. too short a history)."""
 
@@ -75,3 +79,16 @@ class CircuitOpenError(SourceUnavailableError):
 
 class StoreError(RealyieldError):
     """The local database could not be read, written or migrated."""
+
+
+class AuthError(RealyieldError):
+    """A request needs a valid API key and has none, a wrong one, or a revoked one."""
+
+
+class LimitError(RealyieldError):
+    """A request exceeds a limit (rate, queue, jobs per key); ``retry_after_s`` says when
+    trying again may succeed (``None``: not by waiting)."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)

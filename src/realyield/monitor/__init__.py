@@ -1,0 +1,1 @@
+"""Monitoring: rules over the stored data that raise alerts (the monitor stage)."""
