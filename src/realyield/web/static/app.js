@@ -117,8 +117,8 @@ function overviewPage() {
     { type: "bar", orientation: "h", name: "emissions", y: names,
       x: indices.map((i) => i.expected_emission_apy), marker: { color: RY.emission } },
   ], layout({ barmode: "stack", title: { text: "Expected yield: real vs emissions" },
-              xaxis: { title: { text: "APY, %" } }, height: 320,
-              margin: { l: 170, r: 20, t: 40, b: 40 } }), PLOT_CONFIG);
+              xaxis: { title: { text: "APY, %" } }, yaxis: { automargin: true }, height: 320 }),
+  PLOT_CONFIG);
 }
 
 function levelsChart(el, title, history) {
@@ -129,8 +129,11 @@ function levelsChart(el, title, history) {
     { name: "income", values: history.levels.map((p) => p.level_income), color: RY.income, width: 1 },
     { name: "drawdown", values: history.levels.map((p) => 100 * p.drawdown), color: RY.drawdown,
       width: 1, yaxis: "y2", fill: "tozeroy", fillcolor: "rgba(198,40,40,0.12)" },
-  ], "level (base 100)", { yaxis2: { title: { text: "drawdown, %" }, overlaying: "y",
-                                     side: "right", showgrid: false } });
+  ], "level (base 100)", {
+    height: 460,
+    yaxis: { title: { text: "level (base 100)" }, domain: [0.34, 1] },
+    yaxis2: { title: { text: "drawdown, %" }, domain: [0, 0.26], anchor: "x" },
+  });
 }
 
 function indexPage() {
@@ -167,10 +170,10 @@ function opportunityPage() {
     const f = score.factors.slice().reverse();
     Plotly.newPlot(`factors-${score.kind}`, [{
       type: "bar", orientation: "h", y: f.map((x) => x.name), x: f.map((x) => x.effect),
-      text: f.map((x) => x.explanation), hovertemplate: "%{y}: %{x:+.2f}<br>%{text}<extra></extra>",
+      text: f.map((x) => x.explanation), textposition: "none", hovertemplate: "%{y}: %{x:+.2f}<br>%{text}<extra></extra>",
       marker: { color: score.kind === "risk" ? RY.drawdown : RY.real },
-    }], layout({ title: { text: `${score.kind} factors (points)` }, height: 60 + 22 * f.length,
-                 margin: { l: 170, r: 20, t: 40, b: 30 } }), PLOT_CONFIG);
+    }], layout({ title: { text: `${score.kind} factors (points)` }, height: 70 + 22 * f.length,
+                 yaxis: { automargin: true } }), PLOT_CONFIG);
   }
   const h = opp.history;
   const d = h.map((p) => p.date);
