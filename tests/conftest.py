@@ -105,3 +105,14 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
         server.should_exit = True
         thread.join(timeout=15)
         eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def test_output() -> Path:
+    """Where tests leave artefacts to look at (screenshots, reports): ``test-output/``
+    beside the repository's tests (gitignored), or ``$REALYIELD_TEST_OUTPUT``."""
+    import os
+
+    out = Path(os.environ.get("REALYIELD_TEST_OUTPUT", Path(__file__).parents[1] / "test-output"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from realyield.api.data import NoDataError
@@ -74,10 +75,22 @@ async def realyield_error(_request: Request, exc: Exception) -> JSONResponse:
     return _body(500, "internal", "internal error: the server log has the details")
 
 
-async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return _body(exc.status_code, kind, str(exc.detail), getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:  # every method of every route on this path, not just one
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return _body(exc.status_code, kind, str(exc.detail), headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    path = request.url.path
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -97,6 +110,7 @@ def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     from realyield.api.models import ErrorBody
 
     text = {
+        400: "The body is not valid JSON.",
         401: "Missing, wrong or revoked API key.",
         404: "Not found.",
         429: "Rate or job limit reached; see Retry-After.",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from realyield.api import models as m
 from realyield.api.data import DataSnapshot
@@ -26,6 +26,12 @@ MAX_YEARS = 10
 class IndexLevelsParams(m.Model):
     """Which index, over which window (``end`` defaults to the data's date)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"index": "large-cap-staking", "start": "2025-01-01", "end": "2025-06-30"}]
+        },
+    )
     index: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     start: date
     end: date | None = None

@@ -24,7 +24,7 @@ async def list_indices(request: Request) -> Response:
 @router.get("/v1/indices/{name}", response_model=m.IndexDetail, responses=documented(404, 503))
 async def get_index(
     request: Request,
-    name: Annotated[str, Path(max_length=64)],
+    name: Annotated[str, Path(max_length=64, examples=["defi-yield"])],
     history: Annotated[bool, Query(description="Include the daily level history.")] = True,
 ) -> Response:
     """One index: constituents, allocations by chain/protocol/kind, rules, and its level

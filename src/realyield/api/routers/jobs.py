@@ -38,14 +38,24 @@ async def list_jobs(
     return JSONResponse({"data": [_out(r) for r in records]})
 
 
-@router.get("/v1/jobs/{job_id}", response_model=m.JobOut, responses=documented(401, 404, 429))
+@router.get(
+    "/v1/jobs/{job_id}",
+    response_model=m.JobOut,
+    responses=documented(401, 404, 429),
+    operation_id="get_job",
+)
 async def get_job(request: Request, caller: Caller, job_id: JobId) -> JSONResponse:
     """One of your jobs: poll until ``status`` is succeeded, failed or cancelled."""
     runner = app_state(request).jobs
     return JSONResponse(_out(await run_in_threadpool(runner.get, job_id, caller.key_id)))
 
 
-@router.delete("/v1/jobs/{job_id}", response_model=m.JobOut, responses=documented(401, 404, 429))
+@router.delete(
+    "/v1/jobs/{job_id}",
+    response_model=m.JobOut,
+    responses=documented(401, 404, 429),
+    operation_id="cancel_job",
+)
 async def cancel_job(request: Request, caller: Caller, job_id: JobId) -> JSONResponse:
     """Cancel one of your jobs (queued: it never runs; running: it is told to stop)."""
     runner = app_state(request).jobs
@@ -80,13 +90,24 @@ def job_routes(kind: JobKind, path: str) -> APIRouter:
             raise NotFoundError(f"no {kind.name} job {job_id!r} for this API key")
         return JSONResponse(_out(record))
 
+    poll_id = f"poll_{kind.name.replace('-', '_')}"
+    job_id_link = {"job_id": "$response.body#/id"}
+    links = {
+        "poll": {"operationId": poll_id, "parameters": job_id_link},
+        "get": {"operationId": "get_job", "parameters": job_id_link},
+        "cancel": {"operationId": "cancel_job", "parameters": job_id_link},
+    }
     kind_router.add_api_route(
         path,
         submit,
         methods=["POST"],
         status_code=202,
         response_model=m.JobOut,
-        responses=documented(401, 404, 429),
+        responses={
+            **documented(400, 401, 404, 429),
+            202: {"description": "The queued job.", "links": links},
+        },
+        operation_id=f"submit_{kind.name.replace('-', '_')}",
         summary=summary,
         description=f"{summary} Returns the queued job; poll `GET {path}/{{job_id}}`.",
     )
@@ -96,6 +117,7 @@ def job_routes(kind: JobKind, path: str) -> APIRouter:
         methods=["GET"],
         response_model=typed,
         responses=documented(401, 404, 429),
+        operation_id=poll_id,
         summary=f"Poll a {kind.name} job",
     )
     return kind_router

@@ -23,6 +23,7 @@ assert set(SortName.__args__) == set(SORTS)  # type: ignore[attr-defined]
     "/v1/opportunities",
     response_model=m.OpportunityPage,
     responses=documented(503),
+    operation_id="list_opportunities",
 )
 async def list_opportunities(
     request: Request,
@@ -69,7 +70,8 @@ async def list_opportunities(
     responses=documented(404, 503),
 )
 async def get_opportunity(
-    request: Request, opportunity_id: Annotated[str, Path(max_length=200)]
+    request: Request,
+    opportunity_id: Annotated[str, Path(max_length=200, examples=["aave-v3:ethereum:usdc"])],
 ) -> Response:
     """One opportunity: every factor of both scores, screens, dependencies, forecast and
     daily history."""
