@@ -48,9 +48,10 @@ function ryDonut(el, title, shares) {
   const labels = Object.keys(shares);
   Plotly.newPlot(el, [{
     type: "pie", hole: 0.55, labels, values: labels.map((k) => shares[k]),
-    sort: false, textinfo: "percent", hovertemplate: "%{label}: %{percent}<extra></extra>",
+    sort: false, textinfo: "percent", textposition: "inside", hovertemplate: "%{label}: %{percent}<extra></extra>",
     marker: { colors: RY.palette },
   }], layout({ title: { text: title }, showlegend: true, height: 320,
+               uniformtext: { minsize: 10, mode: "hide" },
                margin: { l: 10, r: 10, t: 40, b: 10 }, legend: { orientation: "v" } }),
   PLOT_CONFIG);
 }
