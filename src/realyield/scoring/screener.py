@@ -71,7 +71,7 @@ def apply_screener(table: pl.DataFrame, query: ScreenerQuery) -> pl.DataFrame:
     """The rows of a ``ScoredUniverse.table()`` that pass ``query``, in its order.
 
     A sort column the table lacks (no forecast was made) sorts every row as missing,
-    i.e. by id.
+    i.e. by id; NaN values count as missing (after every number).
     """
     out = table
     if not query.include_excluded:
@@ -90,6 +90,8 @@ def apply_screener(table: pl.DataFrame, query: ScreenerQuery) -> pl.DataFrame:
     column = query.column
     if column not in out.columns:
         out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
+    elif out.schema[column].is_float():  # NaN is "missing" too: last, like null
+        out = out.with_columns(pl.col(column).fill_nan(None))
     return out.sort([column, "id"], descending=[query.is_descending, False], nulls_last=True)
 
 
