@@ -43,7 +43,9 @@ def test_api_conforms_to_its_openapi_document(live_api: LiveApi, test_output: Pa
         str(test_output / "schemathesis"),
     ]
     env = {**os.environ, "REALYIELD_SCHEMATHESIS_TOKEN": key.token}
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        command, env=env, cwd=test_output, capture_output=True, text=True, timeout=600
+    )
     output = run.stdout + run.stderr
     (test_output / "schemathesis.txt").write_text(output)
     assert run.returncode == 0, output[-8000:]
