@@ -184,3 +184,35 @@ def test_data_service_rebuilds_in_the_background_on_new_data(
     assert newer.version != first.version and builds == [first.version, newer.version]
     with engine.connect() as conn:
         assert conn.execute(select(schema.refresh_runs.c.source)).scalars().all() == ["file"]
+
+
+def test_a_failed_rebuild_keeps_the_old_data_and_is_not_retried_at_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[str] = []
+
+    def flaky_build(_engine: Engine, version: str, *, home: Any) -> Any:
+        attempts.append(version)
+        if len(attempts) > 1:
+            raise DataError("the new data cannot be scored")
+        return SimpleNamespace(version=version)
+
+    monkeypatch.setattr(data_module, "build_snapshot", flaky_build)
+    service = DataService(engine, check_interval_s=0)
+    first = service.current()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(schema.refresh_runs).values(
+                source="file", started_at="x", finished_at="y", status="ok", summary="{}"
+            )
+        )
+    for _ in range(200):
+        assert service.current() is first
+        if service.last_error:
+            break
+        time.sleep(0.01)
+    assert service.last_error == "the new data cannot be scored"
+    for _ in range(20):
+        assert service.current() is first
+        time.sleep(0.01)
+    assert len(attempts) == 2  # one failed rebuild, not one per request

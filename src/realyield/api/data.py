@@ -13,6 +13,7 @@ Thread-safe: uvicorn runs sync routes in a thread pool.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -44,6 +45,7 @@ from realyield.universe.repository import (
 log = logging.getLogger(__name__)
 
 HISTORY_YEARS = 3
+REBUILD_RETRY_S = 60.0  # a version whose rebuild failed is not retried sooner
 _MAX_RESPONSES = 2048
 
 
@@ -90,7 +92,7 @@ class DataSnapshot:
         Raises:
             NotFoundError: the id is not in the current universe.
         """
-        if opportunity_id not in self.scored._index:
+        if opportunity_id not in self.scored:
             raise NotFoundError(
                 f"no opportunity {opportunity_id!r} in the universe as of {self.as_of}; "
                 "list ids with GET /v1/opportunities"
@@ -132,8 +134,6 @@ class DataSnapshot:
 
 
 def _etag(version: str, key: str) -> str:
-    import hashlib
-
     return hashlib.blake2b(f"{version}\n{key}".encode(), digest_size=12).hexdigest()
 
 
@@ -203,6 +203,7 @@ class DataService:
         self._checked_at = float("-inf")
         self._build_lock = threading.Lock()
         self._rebuilding = False
+        self._failed: tuple[str, float] | None = None  # version whose rebuild failed, when
         self.last_error: str | None = None
 
     def version(self) -> str:
@@ -239,7 +240,12 @@ class DataService:
 
     def _rebuild_in_background(self, version: str) -> None:
         with self._build_lock:
-            if self._rebuilding:
+            failed = self._failed
+            if self._rebuilding or (
+                failed is not None
+                and failed[0] == version
+                and time.monotonic() - failed[1] < REBUILD_RETRY_S
+            ):
                 return
             self._rebuilding = True
 
@@ -249,6 +255,7 @@ class DataService:
                 self._snapshot = snap
                 self.last_error = None
             except RealyieldError as exc:  # keep serving the previous data, say why
+                self._failed = (version, time.monotonic())
                 self.last_error = str(exc)
                 log.warning("rebuilding the API data for %s failed: %s", version, exc)
             finally:
