@@ -195,3 +195,38 @@ def test_indices_and_index(settings: Settings, tmp_path: Path) -> None:
     assert text.exit_code == 0 and "defi-yield" in text.stdout
     bad = runner.invoke(app, ["index", "no-such-index"])
     assert bad.exit_code == 2 and "unknown index" in bad.stderr
+
+
+def test_api_key_create_list_revoke(settings: Settings) -> None:
+    created = run_json("api-key", "create", "my bot", "--rate-per-min", "30")
+    assert created["token"].startswith(f"ry_{created['key_id']}_")
+    assert created["name"] == "my bot" and created["rate_per_min"] == 30
+    listed = run_json("api-key", "list")
+    assert [k["key_id"] for k in listed] == [created["key_id"]]
+    assert "token" not in listed[0] and created["token"] not in json.dumps(listed)
+    revoked = run_json("api-key", "revoke", created["key_id"])
+    assert revoked["revoked_at"] is not None
+    missing = runner.invoke(app, ["api-key", "revoke", "nope"])
+    assert missing.exit_code == 2 and "no API key 'nope'" in missing.stderr
+    text = runner.invoke(app, ["api-key", "create", "human"])
+    assert text.exit_code == 0 and "not shown again" in text.stdout
+
+
+def test_serve_binds_to_loopback_and_loads_the_snapshot_when_empty(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    monkeypatch.setenv("REALYIELD_DASHBOARD_TOKEN", "restored-after-the-test")
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append({"target": target, **kw}))
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8000
+    assert calls[0]["target"] == "realyield.api.app:create_app" and calls[0]["factory"] is True
+    assert "loaded the bundled snapshot" in result.stderr
+    rows = run_json("universe", "--limit", "3")
+    assert {r["source"] for r in rows} == {"snapshot"}
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--port", "9000"])
+    assert calls[1]["host"] == "0.0.0.0" and calls[1]["port"] == 9000
+    assert "reachable from other machines" in result.stderr

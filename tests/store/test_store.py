@@ -59,6 +59,7 @@ def test_migration_from_version_1_keeps_data_and_backs_up_first(settings: Settin
     assert migrations.current_version(engine) == migrations.LATEST_VERSION
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.series_info)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(schema.api_keys)).scalar() == 0
         assert conn.execute(select(schema.opportunities.c.apy)).scalar() == 4.0
     backups = list((settings.home / "backups").glob("realyield-v1-*.db"))
     assert len(backups) == 1

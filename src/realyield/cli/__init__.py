@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import typer
 
-from realyield.cli import backtest, data, demo, execution, indices, monitor, plan, scores, universe
+from realyield.cli import (
+    backtest,
+    data,
+    demo,
+    execution,
+    indices,
+    monitor,
+    plan,
+    scores,
+    serve,
+    universe,
+)
 
 app = typer.Typer(
     help="realyield: sustainable crypto income, with data anyone can check.",
@@ -30,5 +41,7 @@ app.command("alerts")(monitor.alerts)
 app.command("review")(monitor.review)
 app.command("rebalance")(execution.rebalance)
 app.command("backtest")(backtest.backtest)
+app.command("serve")(serve.serve)
+app.add_typer(serve.key_app, name="api-key")
 
 __all__ = ["app"]

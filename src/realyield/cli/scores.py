@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import polars as pl
 import typer
@@ -16,12 +15,14 @@ from rich.table import Table
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, fmt_pct, session
 from realyield.core.errors import ConfigError
 from realyield.scoring.score import Explanation
+from realyield.scoring.screener import SORTS as SCREENER_SORTS
+from realyield.scoring.screener import ScreenerQuery, apply_screener, screener_rows
 from realyield.scoring.service import score_stored
 from realyield.universe import build
 from realyield.universe.repository import UniverseQuery, stored_sources
 
 model_app = typer.Typer(help="Train and evaluate the forward-yield forecast.", no_args_is_help=True)
-SORTS = ("sustainable", "apy", "sustainability", "risk", "tvl")
+SORTS = tuple(SCREENER_SORTS)
 KindOpt = Annotated[
     str | None, typer.Option(help="staking | liquid_staking | lending | liquidity | vault")
 ]
@@ -42,10 +43,6 @@ def _query(
         raise fail(exc) from exc
 
 
-def _clean(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
 def screen(
     kind: KindOpt = None,
     chain: Annotated[str | None, typer.Option()] = None,
@@ -63,25 +60,24 @@ def screen(
     as_json: JsonOpt = False,
 ) -> None:
     """Screen and score opportunities: APY, sustainable APY, forecast, scores and grades."""
-    if sort not in SORTS:
-        raise fail(ConfigError(f"unknown sort {sort!r}; use one of {SORTS}"))
+    try:
+        screener = ScreenerQuery(
+            min_sustainability=min_sustainability,
+            max_risk=max_risk,
+            include_excluded=show_all,
+            sort=sort,
+        )
+    except ConfigError as exc:
+        raise fail(exc) from exc
     query = _query(kind, chain, source, as_of)
     with session() as (_settings, engine):
         if not stored_sources(engine):
             build.load_snapshot(engine)
             err.print("[yellow]store was empty: loaded the bundled snapshot[/]")
         scored, note = score_stored(engine, query, home=_settings.home)
-    table = scored.table()
-    if not show_all:
-        table = table.filter(~pl.col("excluded"))
-    if min_sustainability is not None:
-        table = table.filter(pl.col("sustainability") >= min_sustainability)
-    if max_risk is not None:
-        table = table.filter(pl.col("risk") <= max_risk)
-    column = {"sustainable": "apy_sustainable", "tvl": "tvl_usd"}.get(sort, sort)
-    table = table.sort(column, descending=sort != "risk", nulls_last=True)
+    table = apply_screener(scored.table(), screener)
     if as_json:
-        emit_json([{k: _clean(v) for k, v in row.items()} for row in table.iter_rows(named=True)])
+        emit_json(screener_rows(table))
         return
     view = Table(
         title=f"{table.height} opportunities"

@@ -37,6 +37,10 @@ class RecordError(DataError):
         super().__init__(f"{record}.{field} = {value!r}: {problem}")
 
 
+class NotFoundError(DataError):
+    """What was asked for (an opportunity, index or job) does not exist."""
+
+
 class InsufficientDataError(DataError):
     """There is not enough data to compute what was asked (e.g. too short a history)."""
 
@@ -123,3 +127,16 @@ class NotifyError(RealyieldError):
 class TemporaryNotifyError(NotifyError):
     """A delivery failed in a way that may pass: timeout, refused connection, 429, 5xx,
     an SMTP 4xx reply."""
+
+
+class AuthError(RealyieldError):
+    """A request needs a valid API key and has none, a wrong one, or a revoked one."""
+
+
+class LimitError(RealyieldError):
+    """A request exceeds a limit (rate, queue, jobs per key); ``retry_after_s`` says when
+    trying again may succeed (``None``: not by waiting)."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)

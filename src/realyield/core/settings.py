@@ -64,6 +64,19 @@ class Settings:
     stale_after_hours: float = 48.0
     max_plausible_apy: float = 1_000_000.0  # percent; above this a value is a bug, not a yield
     max_plausible_tvl_usd: float = 500e9  # more than any protocol has ever held
+    # --- REST API and dashboard (``realyield serve``) ---
+    api_host: str = "127.0.0.1"  # loopback unless told otherwise
+    api_port: int = 8000
+    api_cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API
+    api_key_rate_per_min: float = 60.0  # per API key: sustained requests a minute
+    api_key_burst: int = 10  # per API key: requests allowed at once before throttling
+    api_job_workers: int = 1  # jobs run at the same time (2 cores: keep it small)
+    api_job_queue_limit: int = 16  # jobs waiting at most; more are refused with 503
+    api_jobs_per_key: int = 4  # queued + running jobs one key may have
+    api_job_timeout_s: float = 900.0  # a job still running after this is failed
+    api_job_retention_days: float = 7.0  # finished jobs (and results) kept this long
+    api_data_check_s: float = 2.0  # how often the API looks for new data in the store
+    api_dashboard_jobs: bool = True  # the dashboard (loopback clients) may run jobs
 
     @property
     def database_path(self) -> Path:

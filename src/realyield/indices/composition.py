@@ -15,6 +15,9 @@ from typing import Any
 from realyield.indices.bets import effective_bets, effective_bets_by
 from realyield.scoring.factors import risk_grade
 
+ALLOCATION_DIMENSIONS = ("chain", "protocol", "kind")
+HELD_DIRECTLY = "held directly"
+
 
 @dataclass(frozen=True, slots=True)
 class Constituent:
@@ -116,6 +119,32 @@ class IndexComposition:
         of the two dimensions the dependency caps control)."""
         by = self.bets_by()
         return min(by["protocol"], by["issuer"]) if self.constituents else 0.0
+
+    def allocation(self, by: str) -> dict[str, float]:
+        """Weights summed by ``chain``, ``protocol`` or ``kind``, largest first (what an
+        allocation donut shows). Plain assets have no chain or protocol: they are grouped
+        as "held directly".
+
+        Raises:
+            ValueError: ``by`` is not one of ``ALLOCATION_DIMENSIONS``.
+        """
+        if by not in ALLOCATION_DIMENSIONS:
+            raise ValueError(f"allocation by {by!r}; use one of {ALLOCATION_DIMENSIONS}")
+        totals: dict[str, float] = {}
+        for c in self.constituents:
+            if by == "kind":
+                label = c.kind
+            elif c.kind == "asset":
+                label = HELD_DIRECTLY
+            elif by == "chain":
+                label = c.chain or "unknown"
+            else:
+                label = next(
+                    (d.split(":", 1)[1] for d in c.dependencies if d.startswith("protocol:")),
+                    "unknown",
+                )
+            totals[label] = totals.get(label, 0.0) + c.weight
+        return dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def weights(self) -> dict[str, float]:
         return {c.id: c.weight for c in self.constituents}

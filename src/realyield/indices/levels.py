@@ -41,6 +41,25 @@ class LevelHistory:
     frame: pl.DataFrame  # date, price_return, income_return, cost, total_return, levels...
     events: list[str] = field(default_factory=list)
 
+    def change(self, days: int = 30, column: str = "level_total") -> float | None:
+        """Return (fraction) of ``column`` over the last ``days`` calendar days, or
+        ``None`` when the history does not reach back that far."""
+        f = self.frame
+        if f.is_empty():
+            return None
+        end = f["date"][-1]
+        past = f.filter(pl.col("date") <= end - timedelta(days=days))
+        if past.is_empty():
+            return None
+        return float(f[column][-1] / past[column][-1]) - 1.0
+
+    def drawdown(self, column: str = "level_total") -> np.ndarray:
+        """Each day's ``column`` relative to its running peak, minus 1 (0 at a new high)."""
+        level = self.frame[column].to_numpy()
+        if level.size == 0:
+            return level
+        return level / np.maximum.accumulate(level) - 1.0
+
     def summary(self) -> dict[str, float]:
         f = self.frame
         years = max(f.height - 1, 1) / 365.0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -317,3 +317,23 @@ def acknowledge(engine: Engine, alert_id: int, note: str | None = None) -> Alert
             .values(status="acknowledged", acknowledged_at=now, ack_note=note, updated_at=now)
         )
     return replace(alert, status="acknowledged", acknowledged_at=now, ack_note=note)
+
+
+#: Written by every monitor run (``service.run_monitor``): the last day it evaluated.
+LAST_DAY_KEY = "monitor.last_evaluated_day"
+
+
+def active_alerts(engine: Engine, *, since: datetime | None = None) -> list[Alert]:
+    """Stored alerts (open and acknowledged) whose episode reaches ``since``'s day or
+    later (all when ``None``), newest first: what the API and the dashboard list."""
+    return list_alerts(engine, since=since.date() if since is not None else None)
+
+
+def monitor_configured(engine: Engine) -> bool:
+    """Whether a monitor has run on this store (so an empty list means "all clear"
+    rather than "nobody is looking")."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(schema.store_meta.c.value).where(schema.store_meta.c.key == LAST_DAY_KEY)
+        ).first()
+    return row is not None

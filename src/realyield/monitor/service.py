@@ -24,7 +24,7 @@ from realyield.core import clock
 from realyield.core.errors import DataError, RealyieldError, SourceError
 from realyield.core.settings import Settings
 from realyield.monitor import market_rules, rules, yield_rules
-from realyield.monitor.alerts import Change, record_findings
+from realyield.monitor.alerts import LAST_DAY_KEY, Change, record_findings
 from realyield.monitor.config import MonitorConfig
 from realyield.monitor.delivery import DeliveryReport, dispatch
 from realyield.monitor.notify import Channel
@@ -43,7 +43,6 @@ from realyield.universe.repository import (
 log = logging.getLogger(__name__)
 
 CATCH_UP_DAYS = 7
-LAST_DAY_KEY = "monitor.last_evaluated_day"
 #: Trailing windows reach this far back before the first evaluated day.
 LOOKBACK_DAYS = 45
 

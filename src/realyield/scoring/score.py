@@ -82,6 +82,9 @@ class ScoredUniverse:
     def __len__(self) -> int:
         return len(self.inputs)
 
+    def __contains__(self, opportunity_id: object) -> bool:
+        return opportunity_id in self._index
+
     def table(self) -> pl.DataFrame:
         """One row per opportunity: APYs, scores, grades, exclusion reason, forecast."""
         opps = self.inputs.opportunities

@@ -78,6 +78,16 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate_per_s)
         self._last = now
 
+    def try_acquire(self) -> float:
+        """Take one token if there is one and return 0; else take nothing and return the
+        seconds until one is available (for servers answering 429 + Retry-After)."""
+        with self._lock:
+            self._refill()
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return 0.0
+            return (1.0 - self._tokens) / self.rate_per_s
+
     def acquire(self) -> float:
         """Take one token, sleeping until one is available. Returns seconds slept."""
         slept = 0.0

@@ -192,3 +192,35 @@ paper_balances = Table(
     Column("amount", String(64), nullable=False),
     Column("updated_at", String(40), nullable=False),
 )
+
+# --- added in schema version 4: the REST API's keys and jobs -------------------------
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),  # public part of the key, for lookup
+    Column("name", String(100), nullable=False),
+    Column("scheme", String(64), nullable=False),  # e.g. scrypt:n=16384,r=8,p=1
+    Column("salt", String(64), nullable=False),  # hex
+    Column("key_hash", String(256), nullable=False),  # hex; the secret itself is never stored
+    Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+    Column("rate_per_min", Float),  # per-key override of the default limit
+    Column("burst", Integer),
+)
+
+api_jobs = Table(
+    "api_jobs",
+    metadata,
+    Column("job_id", String(40), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | running | succeeded | failed
+    Column("submitted_at", String(40), nullable=False),
+    Column("started_at", String(40)),
+    Column("finished_at", String(40)),
+    Column("params", Text, nullable=False, default="{}"),
+    Column("result", Text),
+    Column("error", Text),
+)
+Index("ix_api_jobs_key_status", api_jobs.c.key_id, api_jobs.c.status)

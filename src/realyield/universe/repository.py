@@ -240,3 +240,20 @@ def series_info_frame(engine: Engine) -> pl.DataFrame:
         schema={"id": pl.Utf8, "chain": pl.Utf8, "project": pl.Utf8, "symbol": pl.Utf8},
         orient="row",
     ).unique(subset=["id"], keep="first")
+
+
+def data_version(engine: Engine) -> str:
+    """A token that changes whenever a load writes data (for caches and ETags).
+
+    Every write goes through one transaction that records a successful refresh run
+    (``universe.build.write_batch``), so the newest successful run id and its finish time
+    identify the stored data. Cheap: one indexed aggregate.
+    """
+    t = schema.refresh_runs
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(func.max(t.c.run_id), func.count(), func.max(t.c.finished_at)).where(
+                t.c.status == "ok"
+            )
+        ).one()
+    return f"runs-{row[0] or 0}-{row[1]}-{row[2] or ''}"

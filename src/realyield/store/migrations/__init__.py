@@ -57,11 +57,19 @@ def _v3_monitor_and_execution(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _v4_api_keys_and_jobs(conn: Connection) -> None:
+    schema.api_keys.create(conn, checkfirst=True)
+    schema.api_jobs.create(conn, checkfirst=True)
+    for index in schema.api_jobs.indexes:
+        index.create(conn, checkfirst=True)
+
+
 #: (version, description, step). Append only; never edit a released step.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "opportunities, apy_history, assets, prices", _v1_initial),
     (2, "series_info and refresh_runs", _v2_series_and_runs),
     (3, "alerts, alert deliveries, order journal, paper balances", _v3_monitor_and_execution),
+    (4, "api_keys and api_jobs (REST API)", _v4_api_keys_and_jobs),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

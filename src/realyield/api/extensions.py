@@ -1,0 +1,43 @@
+"""Where features plug into the app: routers, job kinds and their routes.
+
+To add a feature (e.g. the planner's ``POST /v1/plan`` or the backtest job):
+
+- a synchronous route: write ``api/routers/plan.py`` with an ``APIRouter`` whose route
+  takes ``caller: Principal = Depends(require_key)`` if it computes on request, and add
+  the router to ``ROUTERS``;
+- a long computation: define a ``JobKind`` (params model, result model, ``run(ctx,
+  params)`` calling the library; ``ctx.services.data.current()`` is the cached data
+  snapshot) and add ``JobRoute(kind, "/v1/backtest")`` to ``JOB_ROUTES``: that gives
+  ``POST /v1/backtest`` (API key, 202 + job) and ``GET /v1/backtest/{job_id}``, and the
+  job shows in ``/v1/jobs``;
+- a dashboard page: see ``realyield.web.pages.PAGES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+
+from realyield.api.jobs import JobKind
+from realyield.api.replay_job import INDEX_LEVELS
+from realyield.api.routers import alerts, indices, jobs, meta, opportunities
+
+
+@dataclass(frozen=True)
+class JobRoute:
+    """A job kind and the path of its submit route (its poll route is ``path/{id}``)."""
+
+    kind: JobKind
+    path: str
+
+
+ROUTERS: tuple[APIRouter, ...] = (
+    meta.router,
+    opportunities.router,
+    indices.router,
+    alerts.router,
+    jobs.router,
+)
+
+JOB_ROUTES: tuple[JobRoute, ...] = (JobRoute(INDEX_LEVELS, "/v1/index-levels"),)

@@ -1,0 +1,272 @@
+// realyield dashboard: charts (Plotly, served locally) and the screener table.
+// No build step, no framework. Each page embeds its data as JSON (#page-data); the
+// screener and job forms call the same REST API as any client.
+"use strict";
+
+const RY = {
+  real: "#2e7d32",
+  emission: "#ef6c00",
+  total: "#1f4e79",
+  price: "#7b8794",
+  income: "#2e7d32",
+  drawdown: "#c62828",
+  palette: ["#1f4e79", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#c62828", "#827717",
+            "#4e342e", "#37474f", "#ad1457"],
+};
+const PLOT_CONFIG = { displaylogo: false, responsive: true };
+const BASE_LAYOUT = {
+  margin: { l: 50, r: 20, t: 40, b: 40 },
+  font: { family: "system-ui, sans-serif", size: 12 },
+  paper_bgcolor: "rgba(0,0,0,0)",
+  plot_bgcolor: "rgba(0,0,0,0)",
+  legend: { orientation: "h", y: -0.15 },
+};
+
+function pageData() {
+  const el = document.getElementById("page-data");
+  return el ? JSON.parse(el.textContent) : {};
+}
+
+function pct(v, digits = 2) {
+  return v === null || v === undefined ? "-" : `${v.toFixed(digits)}%`;
+}
+
+function usd(v) {
+  if (v === null || v === undefined) return "-";
+  for (const [unit, size] of [["B", 1e9], ["M", 1e6], ["k", 1e3]]) {
+    if (Math.abs(v) >= size) return `$${(v / size).toFixed(1)}${unit}`;
+  }
+  return `$${v.toFixed(0)}`;
+}
+
+function layout(extra) {
+  return Object.assign({}, BASE_LAYOUT, extra);
+}
+
+// --- reusable charts (also for the planner and backtest pages) ----------------------
+function ryDonut(el, title, shares) {
+  const labels = Object.keys(shares);
+  Plotly.newPlot(el, [{
+    type: "pie", hole: 0.55, labels, values: labels.map((k) => shares[k]),
+    sort: false, textinfo: "percent", textposition: "inside", hovertemplate: "%{label}: %{percent}<extra></extra>",
+    marker: { colors: RY.palette },
+  }], layout({ title: { text: title }, showlegend: true, height: 320,
+               uniformtext: { minsize: 10, mode: "hide" },
+               margin: { l: 10, r: 10, t: 40, b: 10 }, legend: { orientation: "v" } }),
+  PLOT_CONFIG);
+}
+
+function ryLines(el, title, dates, series, yTitle, extra) {
+  const traces = series.map((s) => ({
+    type: "scatter", mode: "lines", name: s.name, x: dates, y: s.values,
+    line: { color: s.color, width: s.width || 2 }, yaxis: s.yaxis || "y",
+    fill: s.fill, fillcolor: s.fillcolor,
+  }));
+  Plotly.newPlot(el, traces, layout(Object.assign({
+    title: { text: title }, height: 380, yaxis: { title: { text: yTitle } },
+  }, extra || {})), PLOT_CONFIG);
+}
+
+// A fan chart: median line with shaded percentile bands, e.g. bands = [{lo, hi, label}]
+// of arrays aligned with x (outermost first). For the planner's Monte Carlo paths.
+function ryFan(el, title, x, median, bands, yTitle) {
+  const traces = [];
+  bands.forEach((b, i) => {
+    const alpha = 0.15 + 0.15 * i;
+    traces.push({ type: "scatter", mode: "lines", x, y: b.lo, line: { width: 0 },
+                  showlegend: false, hoverinfo: "skip" });
+    traces.push({ type: "scatter", mode: "lines", x, y: b.hi, fill: "tonexty",
+                  fillcolor: `rgba(31,78,121,${alpha})`, line: { width: 0 }, name: b.label });
+  });
+  traces.push({ type: "scatter", mode: "lines", x, y: median, name: "median",
+                line: { color: RY.total, width: 2 } });
+  Plotly.newPlot(el, traces, layout({ title: { text: title }, height: 380,
+                                      yaxis: { title: { text: yTitle } } }), PLOT_CONFIG);
+}
+
+// Submit a job with the page's dashboard token and poll it; resolves to the result.
+async function ryJob(path, body, onStatus) {
+  const token = document.querySelector('meta[name="dashboard-token"]').content;
+  const headers = { "Content-Type": "application/json", "X-Dashboard-Token": token };
+  const submitted = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+  let job = await submitted.json();
+  if (!submitted.ok) throw new Error(errorText(job));
+  for (let wait = 250; ; wait = Math.min(wait * 1.5, 2000)) {
+    if (onStatus) onStatus(job.status);
+    if (job.status === "succeeded") return job.result;
+    if (job.status === "failed" || job.status === "cancelled") throw new Error(job.error);
+    await new Promise((r) => setTimeout(r, wait));
+    const polled = await fetch(`${path}/${job.id}`, { headers });
+    job = await polled.json();
+    if (!polled.ok) throw new Error(errorText(job));
+  }
+}
+
+function errorText(body) {
+  if (body && body.message) return body.message;
+  if (body && typeof body.detail === "string") return body.detail;
+  return JSON.stringify(body);
+}
+
+// --- pages --------------------------------------------------------------------------
+function overviewPage() {
+  const indices = pageData().indices.filter((i) => !i.error);
+  const names = indices.map((i) => i.title);
+  Plotly.newPlot("yield-split", [
+    { type: "bar", orientation: "h", name: "real", y: names,
+      x: indices.map((i) => i.expected_real_apy), marker: { color: RY.real } },
+    { type: "bar", orientation: "h", name: "emissions", y: names,
+      x: indices.map((i) => i.expected_emission_apy), marker: { color: RY.emission } },
+  ], layout({ barmode: "stack", title: { text: "Expected yield: real vs emissions" },
+              xaxis: { title: { text: "APY, %" } }, yaxis: { automargin: true }, height: 320 }),
+  PLOT_CONFIG);
+}
+
+function levelsChart(el, title, history) {
+  const d = history.levels.map((p) => p.date);
+  ryLines(el, title, d, [
+    { name: "total return", values: history.levels.map((p) => p.level_total), color: RY.total },
+    { name: "price", values: history.levels.map((p) => p.level_price), color: RY.price, width: 1 },
+    { name: "income", values: history.levels.map((p) => p.level_income), color: RY.income, width: 1 },
+    { name: "drawdown", values: history.levels.map((p) => 100 * p.drawdown), color: RY.drawdown,
+      width: 1, yaxis: "y2", fill: "tozeroy", fillcolor: "rgba(198,40,40,0.12)" },
+  ], "level (base 100)", {
+    height: 460,
+    yaxis: { title: { text: "level (base 100)" }, domain: [0.34, 1] },
+    yaxis2: { title: { text: "drawdown, %" }, domain: [0, 0.26], anchor: "x" },
+  });
+}
+
+function indexPage() {
+  const index = pageData().index;
+  if (index.summary.error) return;
+  for (const by of ["chain", "protocol", "kind"]) {
+    ryDonut(`donut-${by}`, `by ${by}`, index.allocation[by]);
+  }
+  if (index.history) levelsChart("levels", "Index levels", index.history);
+  const form = document.getElementById("replay-form");
+  const status = document.getElementById("replay-status");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const data = new FormData(form);
+    const body = { index: index.summary.name, start: data.get("start") };
+    if (data.get("end")) body.end = data.get("end");
+    status.textContent = "submitting...";
+    try {
+      const result = await ryJob("/v1/index-levels", body, (s) => { status.textContent = s; });
+      const chart = document.getElementById("replay-chart");
+      chart.hidden = false;
+      levelsChart(chart, `Replay ${result.history.start} to ${result.history.end}`, result.history);
+      status.textContent = `done: total return ${pct(100 * result.history.summary.total_return)}`;
+    } catch (err) {
+      status.textContent = `failed: ${err.message}`;
+      status.classList.add("error");
+    }
+  });
+}
+
+function opportunityPage() {
+  const opp = pageData().opp;
+  for (const score of [opp.sustainability, opp.risk]) {
+    const f = score.factors.slice().reverse();
+    Plotly.newPlot(`factors-${score.kind}`, [{
+      type: "bar", orientation: "h", y: f.map((x) => x.name), x: f.map((x) => x.effect),
+      text: f.map((x) => x.explanation), textposition: "none", hovertemplate: "%{y}: %{x:+.2f}<br>%{text}<extra></extra>",
+      marker: { color: score.kind === "risk" ? RY.drawdown : RY.real },
+    }], layout({ title: { text: `${score.kind} factors (points)` }, height: 70 + 22 * f.length,
+                 yaxis: { automargin: true } }), PLOT_CONFIG);
+  }
+  const h = opp.history;
+  const d = h.map((p) => p.date);
+  ryLines("apy-history", "Daily APY", d, [
+    { name: "base", values: h.map((p) => p.apy_base), color: RY.real, fill: "tozeroy",
+      fillcolor: "rgba(46,125,50,0.15)" },
+    { name: "reward", values: h.map((p) => p.apy_reward), color: RY.emission },
+    { name: "APY", values: h.map((p) => p.apy), color: RY.total, width: 1 },
+  ], "APY, %");
+}
+
+function screenerPage() {
+  const form = document.getElementById("screener-form");
+  const body = document.querySelector("#screener-table tbody");
+  const more = document.getElementById("screener-more");
+  const count = document.getElementById("screener-count");
+  let sort = "sustainable";
+  let order = null;
+  let next = null;
+
+  function query(cursor) {
+    const params = new URLSearchParams({ sort, limit: "100" });
+    if (order) params.set("order", order);
+    const data = new FormData(form);
+    for (const name of ["kind", "chain", "min_sustainability", "max_risk"]) {
+      if (data.get(name)) params.set(name, data.get(name));
+    }
+    if (data.get("include_excluded")) params.set("include_excluded", "true");
+    if (cursor) params.set("cursor", cursor);
+    return params;
+  }
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  async function load(append) {
+    const res = await fetch(`/v1/opportunities?${query(append ? next : null)}`);
+    const page = await res.json();
+    if (!res.ok) { count.textContent = errorText(page); return; }
+    if (!append) body.replaceChildren();
+    for (const r of page.data) {
+      const tr = document.createElement("tr");
+      const name = document.createElement("td");
+      const a = document.createElement("a");
+      a.href = `/opportunities/${encodeURIComponent(r.id)}`;
+      a.textContent = `${r.protocol} ${r.symbol}`;
+      name.appendChild(a);
+      tr.append(name, cell(r.kind), cell(r.chain), cell(pct(r.apy), "num"),
+                cell(pct(r.apy_sustainable), "num real"), cell(pct(r.forecast_apy_30d), "num"),
+                cell(`${r.sustainability.toFixed(0)} ${r.sustainability_grade}`, "num"),
+                cell(`${r.risk.toFixed(0)} ${r.risk_grade}`, "num"), cell(usd(r.tvl_usd), "num"),
+                cell(r.excluded_reason || "passes", r.excluded ? "error" : "hint"));
+      body.appendChild(tr);
+    }
+    next = page.next_cursor;
+    more.hidden = !next;
+    count.textContent = `${body.children.length} of ${page.total} shown, sorted by ${sort}` +
+      (order ? ` (${order})` : "");
+  }
+
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load(false); });
+  more.addEventListener("click", () => load(true));
+  for (const th of document.querySelectorAll("#screener-table th[data-sort]")) {
+    th.addEventListener("click", () => {
+      if (sort === th.dataset.sort) {
+        order = order === "asc" ? "desc" : "asc";
+      } else {
+        sort = th.dataset.sort;
+        order = null;
+      }
+      for (const other of document.querySelectorAll("#screener-table th")) {
+        other.classList.remove("sorted");
+      }
+      th.classList.add("sorted");
+      load(false);
+    });
+  }
+  load(false);
+}
+
+const PAGES = {
+  overview: overviewPage,
+  index: indexPage,
+  opportunity: opportunityPage,
+  screener: screenerPage,
+};
+
+document.addEventListener("DOMContentLoaded", () => {
+  const run = PAGES[document.body.dataset.page];
+  if (run) run();
+});
