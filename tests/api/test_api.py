@@ -245,6 +245,35 @@ def test_alerts_are_an_honest_empty_list(client: httpx.Client) -> None:
     assert client.get("/v1/alerts", params={"since": "yesterday"}).status_code == 422
 
 
+def test_alerts_list_what_the_monitor_stored(client: httpx.Client, live_api: LiveApi) -> None:
+    """Runs after the empty-list test (file order): a stored episode is served as is."""
+    from realyield.monitor.alerts import LAST_DAY_KEY, record_findings
+    from realyield.monitor.rules import Finding
+    from realyield.store.records import set_meta
+
+    finding = Finding(
+        rule="depeg",
+        subject="usd-coin",
+        day=date(2023, 3, 12),
+        severity="critical",
+        title="USDC 3.4% off its peg",
+        evidence={"price_usd": 0.9656, "date": "2023-03-12"},
+        action="Move stablecoin holdings to another issuer",
+        magnitude=0.0344,
+    )
+    record_findings(live_api.engine, [finding], cooldown_days=7)
+    with live_api.engine.begin() as conn:
+        set_meta(conn, LAST_DAY_KEY, "2023-03-12")
+    body = client.get("/v1/alerts").json()
+    assert body["monitor_configured"] is True
+    (alert,) = [a for a in body["data"] if a["subject"] == "usd-coin"]
+    assert alert["rule"] == "depeg" and alert["severity"] == "critical"
+    assert alert["evidence"]["price_usd"] == 0.9656 and alert["first_day"] == "2023-03-12"
+    assert alert["status"] == "open" and alert["action"].startswith("Move")
+    later = client.get("/v1/alerts", params={"since": "2023-04-01"}).json()
+    assert all(a["subject"] != "usd-coin" for a in later["data"])
+
+
 def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
     client.get("/v1/indices/balanced", params={"history": "false"})
     client.get("/v1/indices/nope")
