@@ -171,6 +171,48 @@ def test_opportunity_page_explains_scores_with_charts(page: Page) -> None:
     page.shot("opportunity")
 
 
+def test_planner_form_plans_and_draws_allocation_fan_and_income(page: Page) -> None:
+    tab = page.open("/planner")
+    assert_states_data(tab)
+    tab.fill("#plan-form input[name=capital]", "500000")
+    tab.fill("#plan-form input[name=income_per_year]", "50000")
+    tab.fill("#plan-form input[name=paths]", "500")
+    tab.click("#plan-form button")
+    tab.wait_for_function(
+        "['done', 'failed'].some(s => document.getElementById('plan-status')"
+        ".textContent.startsWith(s))",
+        timeout=120_000,
+    )
+    assert tab.locator("#plan-status").inner_text() == "done"
+    verdict = tab.locator("#plan-verdict").inner_text()
+    assert "10.00%" in verdict and "unsustainable" in verdict
+    assert page.charts(3) >= 3
+    assert tab.locator("#plan-allocation .slice").count() >= 1
+    assert tab.locator("#plan-fan .scatterlayer .trace").count() == 5  # 2 bands x 2 + median
+    assert tab.locator("#plan-income .barlayer .trace").count() == 2
+    success = float(tab.locator("#plan-success").inner_text().rstrip("%"))
+    assert 0.0 <= success <= 100.0
+    page.shot("planner")
+
+
+def test_backtest_form_runs_and_draws_equity_and_drawdown(page: Page) -> None:
+    tab = page.open("/backtest")
+    assert_states_data(tab)
+    tab.select_option("#backtest-form select[name=index]", "balanced")
+    tab.fill("#backtest-form input[name=start]", "2024-07-01")
+    tab.click("#backtest-form button")
+    tab.wait_for_function(
+        "['done', 'failed'].some(s => document.getElementById('backtest-status')"
+        ".textContent.startsWith(s))",
+        timeout=180_000,
+    )
+    assert tab.locator("#backtest-status").inner_text() == "done"
+    assert page.charts(1) >= 1
+    assert tab.locator("#backtest-equity .scatterlayer .trace").count() == 2
+    assert tab.locator("#backtest-metrics tbody tr").count() >= 5
+    page.shot("backtest")
+
+
 def test_alerts_page_shows_stored_alerts_or_says_nobody_looks(
     page: Page, live_api: LiveApi
 ) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
+from realyield.api.analysis_jobs import BACKTEST, PLAN
 from realyield.api.jobs import JobKind
 from realyield.api.replay_job import INDEX_LEVELS
 from realyield.api.routers import alerts, indices, jobs, meta, opportunities
@@ -40,4 +41,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     jobs.router,
 )
 
-JOB_ROUTES: tuple[JobRoute, ...] = (JobRoute(INDEX_LEVELS, "/v1/index-levels"),)
+JOB_ROUTES: tuple[JobRoute, ...] = (
+    JobRoute(INDEX_LEVELS, "/v1/index-levels"),
+    JobRoute(PLAN, "/v1/plan"),
+    JobRoute(BACKTEST, "/v1/backtest"),
+)

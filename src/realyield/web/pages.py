@@ -32,6 +32,7 @@ from realyield.api.data import DataSnapshot, NoDataError
 from realyield.api.state import app_state, snapshot
 from realyield.core.errors import ConfigError, NotFoundError
 from realyield.monitor.alerts import active_alerts, monitor_configured
+from realyield.planning.profiles import RISK_LEVELS, WITHDRAWAL_RULES, presets
 
 HERE = Path(__file__).parent
 _env = Environment(
@@ -114,9 +115,23 @@ def _alerts(snap: DataSnapshot, _params: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _planner(_snap: DataSnapshot, _params: dict[str, str]) -> dict[str, Any]:
+    return {
+        "presets": list(presets().values()),
+        "risks": RISK_LEVELS,
+        "withdrawals": WITHDRAWAL_RULES,
+    }
+
+
+def _backtest(snap: DataSnapshot, _params: dict[str, str]) -> dict[str, Any]:
+    return {"indices": sorted(snap.definitions)}
+
+
 PAGES: list[Page] = [
     Page("/", "overview.html", "Overview", _overview, nav="Overview"),
     Page("/screener", "screener.html", "Screener", _screener, nav="Screener"),
+    Page("/planner", "planner.html", "Planner", _planner, nav="Planner"),
+    Page("/backtest", "backtest.html", "Backtest", _backtest, nav="Backtest"),
     Page("/alerts", "alerts.html", "Alerts", _alerts, nav="Alerts"),
     Page("/indices/{name}", "index.html", "Index", _index),
     Page("/opportunities/{id}", "opportunity.html", "Opportunity", _opportunity),

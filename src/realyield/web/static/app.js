@@ -259,11 +259,111 @@ function screenerPage() {
   load(false);
 }
 
+function plannerPage() {
+  const form = document.getElementById("plan-form");
+  const status = document.getElementById("plan-status");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(form);
+    const num = (k) => Number(f.get(k));
+    const body = {
+      risk: f.get("risk"), horizon_years: num("horizon_years"),
+      start_in_years: num("start_in_years"), withdrawal: f.get("withdrawal"),
+      tax_income: num("tax_income") / 100, inflation: num("inflation") / 100,
+      paths: num("paths"), seed: num("seed"),
+    };
+    if (f.get("preset")) {
+      body.preset = f.get("preset");
+      delete body.horizon_years; delete body.start_in_years; delete body.withdrawal;
+    } else {
+      body.capital = num("capital"); body.income_per_year = num("income_per_year");
+    }
+    status.textContent = "submitting...";
+    status.classList.remove("error");
+    try {
+      const plan = await ryJob("/v1/plan", body, (s) => { status.textContent = s; });
+      document.getElementById("plan-result").hidden = false;
+      const v = plan.verdict;
+      document.getElementById("plan-verdict").innerHTML =
+        `Required yield <strong>${pct(100 * v.required_yield)}</strong>: ` +
+        `<strong class="verdict-${v.level}">${v.level}</strong>. Blended APY ` +
+        `${pct(plan.blended_apy.headline)} (real ${pct(plan.blended_apy.real)}, emissions ` +
+        `${pct(plan.blended_apy.emission)}). Success probability ` +
+        `<strong id="plan-success">${pct(100 * plan.outcomes.success_probability, 1)}</strong> ` +
+        `of ${plan.outcomes.paths} paths.`;
+      const list = (id, items) => {
+        const ul = document.getElementById(id);
+        ul.replaceChildren(...items.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
+      };
+      list("plan-reasons", v.reasons);
+      list("plan-notes", plan.notes);
+      ryDonut("plan-allocation", "Allocation", plan.allocation);
+      const o = plan.outcomes;
+      ryFan("plan-fan", "Capital, today's dollars", o.years, o.capital_real.p50, [
+        { label: "5-95%", lo: o.capital_real.p5, hi: o.capital_real.p95 },
+        { label: "25-75%", lo: o.capital_real.p25, hi: o.capital_real.p75 },
+      ], "USD");
+      Plotly.newPlot("plan-income", [
+        { type: "bar", x: o.years, y: o.income_from_yield, name: "from yield", marker: { color: RY.income } },
+        { type: "bar", x: o.years, y: o.income_from_principal, name: "from principal", marker: { color: RY.emission } },
+        { type: "scatter", mode: "lines", x: o.years, y: o.goal_by_year, name: "goal", line: { color: "#000" } },
+      ], layout({ barmode: "stack", title: { text: "Income a year (mean, nominal USD)" }, height: 320 }), PLOT_CONFIG);
+      status.textContent = "done";
+    } catch (err) {
+      status.textContent = `failed: ${err.message}`;
+      status.classList.add("error");
+    }
+  });
+}
+
+function backtestPage() {
+  const form = document.getElementById("backtest-form");
+  const status = document.getElementById("backtest-status");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(form);
+    const body = { index: f.get("index") };
+    for (const k of ["start", "end", "rebalance"]) if (f.get(k)) body[k] = f.get(k);
+    status.textContent = "submitting...";
+    status.classList.remove("error");
+    try {
+      const bt = await ryJob("/v1/backtest", body, (s) => { status.textContent = s; });
+      document.getElementById("backtest-result").hidden = false;
+      const rows = Object.entries(bt.metrics).map(([k, v]) => {
+        const tr = document.createElement("tr");
+        const a = document.createElement("td"); a.textContent = k;
+        const b = document.createElement("td"); b.className = "num";
+        b.textContent = typeof v === "number" ? v.toFixed(4) : String(v);
+        tr.append(a, b); return tr;
+      });
+      document.querySelector("#backtest-metrics tbody").replaceChildren(...rows);
+      const d = bt.daily.map((p) => p.date);
+      ryLines("backtest-equity", `${bt.name} ${bt.start} to ${bt.end}`, d, [
+        { name: "value", values: bt.daily.map((p) => p.value), color: RY.total },
+        { name: "drawdown, %", values: bt.daily.map((p) => 100 * p.drawdown), color: RY.drawdown,
+          width: 1, yaxis: "y2", fill: "tozeroy", fillcolor: "rgba(198,40,40,0.12)" },
+      ], "USD", {
+        height: 460,
+        yaxis: { title: { text: "USD" }, domain: [0.34, 1] },
+        yaxis2: { title: { text: "drawdown, %" }, domain: [0, 0.26], anchor: "x" },
+      });
+      const ul = document.getElementById("backtest-notes");
+      ul.replaceChildren(...bt.notes.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
+      status.textContent = "done";
+    } catch (err) {
+      status.textContent = `failed: ${err.message}`;
+      status.classList.add("error");
+    }
+  });
+}
+
 const PAGES = {
   overview: overviewPage,
   index: indexPage,
   opportunity: opportunityPage,
   screener: screenerPage,
+  planner: plannerPage,
+  backtest: backtestPage,
 };
 
 document.addEventListener("DOMContentLoaded", () => {
