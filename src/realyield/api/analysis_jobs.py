@@ -64,7 +64,9 @@ class PlanParams(m.Model):
     preset: Literal["supplemental", "early-retirement", "independence"] | None = None
     risk: Literal["conservative", "moderate", "aggressive"] | None = None
     allocation: dict[str, float] | None = Field(
-        None, description="Index name -> share (fractions summing to 1); default: optimized."
+        None,
+        min_length=1,
+        description="Index name -> share (fractions summing to 1); default: optimized.",
     )
     horizon_years: int | None = Field(None, ge=1, le=100)
     start_in_years: float | None = Field(None, ge=0, le=99)
