@@ -17,7 +17,7 @@ from tests.conftest import LiveApi
 
 @pytest.fixture(scope="module")
 def client(live_api: LiveApi) -> httpx.Client:
-    new = create_key(live_api.engine, "analysis")
+    new = create_key(live_api.engine, "analysis", rate_per_min=6000, burst=500)
     return httpx.Client(
         base_url=live_api.url, headers={"Authorization": f"Bearer {new.token}"}, timeout=60
     )

@@ -126,3 +126,12 @@ def test_future_quarter_and_no_holdings(engine: Engine) -> None:
         quarterly_review(engine, "2024Q3", {"a": 1.0})
     with pytest.raises(ConfigError, match="needs holdings"):
         quarterly_review(engine, "2024Q1", {})
+
+
+def test_quarter_years_out_of_range_are_refused_not_crashed() -> None:
+    from realyield.monitor.review import parse_quarter
+
+    for text in ("0000Q1", "9999Q4"):
+        with pytest.raises(ConfigError, match="between 1970 and 2200"):
+            parse_quarter(text)
+    assert parse_quarter("2024Q4")[1].isoformat() == "2024-12-31"

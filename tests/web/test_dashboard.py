@@ -213,6 +213,24 @@ def test_backtest_form_runs_and_draws_equity_and_drawdown(page: Page) -> None:
     page.shot("backtest")
 
 
+def test_review_form_reviews_a_quarter_and_draws_earned_against_expected(page: Page) -> None:
+    tab = page.open("/review")
+    assert_states_data(tab)
+    assert tab.locator("#review-form input[name=quarter]").input_value() == "2025Q1"
+    tab.select_option("#review-form select[name=index]", "stablecoin-income")
+    tab.click("#review-form button")
+    tab.wait_for_function(
+        "['done', 'failed'].some(s => document.getElementById('review-status')"
+        ".textContent.startsWith(s))",
+        timeout=120_000,
+    )
+    assert tab.locator("#review-status").inner_text() == "done"
+    assert page.charts(1) >= 1
+    assert tab.locator("#review-chart .barlayer .trace").count() == 2
+    assert "2025Q1" in tab.locator("#review-markdown").inner_text()
+    page.shot("review")
+
+
 def test_alerts_page_shows_stored_alerts_or_says_nobody_looks(
     page: Page, live_api: LiveApi
 ) -> None:

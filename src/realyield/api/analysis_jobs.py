@@ -85,8 +85,10 @@ class PlanParams(m.Model):
     def _goal(self) -> PlanParams:
         if self.preset is None and (self.capital is None or self.income_per_year is None):
             raise ValueError("give capital and income_per_year, or a preset")
-        if self.start_in_years is not None and self.horizon_years is not None and (
-            self.start_in_years >= self.horizon_years
+        if (
+            self.start_in_years is not None
+            and self.horizon_years is not None
+            and (self.start_in_years >= self.horizon_years)
         ):
             raise ValueError("start_in_years must be below horizon_years")
         return self

@@ -21,6 +21,7 @@ from fastapi import APIRouter
 
 from realyield.api.analysis_jobs import BACKTEST, PLAN
 from realyield.api.jobs import JobKind
+from realyield.api.monitor_jobs import REBALANCE_PLAN, REVIEW
 from realyield.api.replay_job import INDEX_LEVELS
 from realyield.api.routers import alerts, indices, jobs, meta, opportunities
 
@@ -45,4 +46,6 @@ JOB_ROUTES: tuple[JobRoute, ...] = (
     JobRoute(INDEX_LEVELS, "/v1/index-levels"),
     JobRoute(PLAN, "/v1/plan"),
     JobRoute(BACKTEST, "/v1/backtest"),
+    JobRoute(REVIEW, "/v1/review"),
+    JobRoute(REBALANCE_PLAN, "/v1/rebalance-plan"),
 )

@@ -54,6 +54,8 @@ def parse_quarter(text: str) -> tuple[date, date]:
     if not match:
         raise ConfigError(f"quarter {text!r}: write it as YYYYQn, e.g. 2025Q3")
     year, q = int(match.group(1)), int(match.group(2))
+    if not 1970 <= year <= 2200:
+        raise ConfigError(f"quarter {text!r}: the year must be between 1970 and 2200")
     start = date(year, 3 * q - 2, 1)
     end = (date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)) - timedelta(days=1)
     return start, end

@@ -127,12 +127,19 @@ def _backtest(snap: DataSnapshot, _params: dict[str, str]) -> dict[str, Any]:
     return {"indices": sorted(snap.definitions)}
 
 
+def _review(snap: DataSnapshot, _params: dict[str, str]) -> dict[str, Any]:
+    q = (snap.as_of.month - 1) // 3 + 1  # the quarter before the data's: a complete one
+    year, q = (snap.as_of.year, q - 1) if q > 1 else (snap.as_of.year - 1, 4)
+    return {"indices": sorted(snap.definitions), "quarter": f"{year}Q{q}"}
+
+
 PAGES: list[Page] = [
     Page("/", "overview.html", "Overview", _overview, nav="Overview"),
     Page("/screener", "screener.html", "Screener", _screener, nav="Screener"),
     Page("/planner", "planner.html", "Planner", _planner, nav="Planner"),
     Page("/backtest", "backtest.html", "Backtest", _backtest, nav="Backtest"),
     Page("/alerts", "alerts.html", "Alerts", _alerts, nav="Alerts"),
+    Page("/review", "review.html", "Review", _review, nav="Review"),
     Page("/indices/{name}", "index.html", "Index", _index),
     Page("/opportunities/{id}", "opportunity.html", "Opportunity", _opportunity),
 ]

@@ -357,6 +357,36 @@ function backtestPage() {
   });
 }
 
+function reviewPage() {
+  const form = document.getElementById("review-form");
+  const status = document.getElementById("review-status");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(form);
+    const body = { quarter: f.get("quarter"), index: f.get("index"),
+                   capital_usd: Number(f.get("capital_usd")) };
+    status.textContent = "submitting...";
+    status.classList.remove("error");
+    try {
+      const r = await ryJob("/v1/review", body, (s) => { status.textContent = s; });
+      document.getElementById("review-result").hidden = false;
+      document.getElementById("review-summary").textContent =
+        `${r.quarter} (${r.start} to ${r.end}): earned ${usd(r.earned_usd)} against ` +
+        `${usd(r.expected_usd)} expected (${r.earned_basis}).`;
+      const h = r.holdings;
+      Plotly.newPlot("review-chart", [
+        { type: "bar", x: h.map((x) => x.label), y: h.map((x) => x.expected_usd), name: "expected", marker: { color: RY.price } },
+        { type: "bar", x: h.map((x) => x.label), y: h.map((x) => x.earned_usd), name: "earned", marker: { color: RY.income } },
+      ], layout({ barmode: "group", title: { text: "Yield by holding, USD" }, height: 380 }), PLOT_CONFIG);
+      document.getElementById("review-markdown").textContent = r.markdown;
+      status.textContent = "done";
+    } catch (err) {
+      status.textContent = `failed: ${err.message}`;
+      status.classList.add("error");
+    }
+  });
+}
+
 const PAGES = {
   overview: overviewPage,
   index: indexPage,
@@ -364,6 +394,7 @@ const PAGES = {
   screener: screenerPage,
   planner: plannerPage,
   backtest: backtestPage,
+  review: reviewPage,
 };
 
 document.addEventListener("DOMContentLoaded", () => {
