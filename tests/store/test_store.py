@@ -56,7 +56,7 @@ def test_migration_from_version_1_keeps_data_and_backs_up_first(settings: Settin
     assert "series_info" not in tables_before
 
     engine = open_store(settings)
-    assert migrations.current_version(engine) == 2
+    assert migrations.current_version(engine) == migrations.LATEST_VERSION
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.series_info)).scalar() == 0
         assert conn.execute(select(schema.opportunities.c.apy)).scalar() == 4.0
@@ -86,13 +86,14 @@ def test_failed_migration_step_rolls_back_and_says_so(
     def broken(conn: object) -> None:
         raise RuntimeError("disk full")
 
+    latest = migrations.LATEST_VERSION
     monkeypatch.setattr(
-        migrations, "MIGRATIONS", (*migrations.MIGRATIONS, (3, "broken step", broken))
+        migrations, "MIGRATIONS", (*migrations.MIGRATIONS, (latest + 1, "broken step", broken))
     )
-    monkeypatch.setattr(migrations, "LATEST_VERSION", 3)
-    with pytest.raises(StoreError, match=r"schema version 3.*disk full"):
+    monkeypatch.setattr(migrations, "LATEST_VERSION", latest + 1)
+    with pytest.raises(StoreError, match=rf"schema version {latest + 1}.*disk full"):
         migrations.migrate(engine)
-    assert migrations.current_version(engine) == 2
+    assert migrations.current_version(engine) == latest
 
 
 def test_upserts_are_idempotent_and_update_values(settings: Settings) -> None:

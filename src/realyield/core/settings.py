@@ -64,6 +64,10 @@ class Settings:
     stale_after_hours: float = 48.0
     max_plausible_apy: float = 1_000_000.0  # percent; above this a value is a bug, not a yield
     max_plausible_tvl_usd: float = 500e9  # more than any protocol has ever held
+    ledger_fiat: str = "USD"  # the fiat of fair-market values (stored prices are USD)
+    ledger_price_max_age_days: float = 3.0  # older prices are used but flagged on the event
+    ledger_import_batch: int = 5000  # events per import transaction
+    ledger_tax_rate: float = 0.30  # income tax rate of projected income, fraction
 
     @property
     def database_path(self) -> Path:

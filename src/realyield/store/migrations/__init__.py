@@ -40,10 +40,21 @@ def _v2_series_and_runs(conn: Connection) -> None:
     schema.refresh_runs.create(conn, checkfirst=True)
 
 
+def _ledger_tables(conn: Connection) -> None:
+    """The portfolio ledger (self-contained: renumber freely when merging)."""
+    from realyield.store import ledger_tables
+
+    for table in ledger_tables.LEDGER_TABLES:
+        table.create(conn, checkfirst=True)
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 #: (version, description, step). Append only; never edit a released step.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "opportunities, apy_history, assets, prices", _v1_initial),
     (2, "series_info and refresh_runs", _v2_series_and_runs),
+    (3, "portfolio ledger: events, imports, methods per tax year", _ledger_tables),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
