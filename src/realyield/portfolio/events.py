@@ -14,6 +14,7 @@ staking_reward     income received in ``asset`` (a lot at fair-market value)
 lending_interest   income received in ``asset``
 lp_fee             income received in ``asset``
 airdrop            income received in ``asset``
+income             other income received in ``asset`` (mining, payments; from imports)
 lp_add             LP token ``asset`` received for ``counter_asset`` put into the pool
 lp_remove          ``asset`` taken out of a pool for the LP token ``counter_asset``
 gas_fee            ``asset`` paid as a network fee (the fee convention applies)
@@ -49,9 +50,12 @@ KINDS: Final = (
     "lp_add",
     "lp_remove",
     "airdrop",
+    "income",
     "gas_fee",
 )
-INCOME_KINDS: Final = frozenset({"staking_reward", "lending_interest", "lp_fee", "airdrop"})
+INCOME_KINDS: Final = frozenset(
+    {"staking_reward", "lending_interest", "lp_fee", "airdrop", "income"}
+)
 SWAP_KINDS: Final = frozenset({"trade", "lp_add", "lp_remove"})
 MOVE_KINDS: Final = frozenset({"stake", "unstake"})
 FIATS: Final = frozenset({"USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "NZD", "SGD"})

@@ -109,12 +109,18 @@ def insert_events(
     recorded_at = format_time(clock.now())
     rows = [event_row(e, import_id=import_id, recorded_at=recorded_at) for e in events]
     inserted = 0
+    postgres = conn.dialect.name == "postgresql"
     for start in range(0, len(rows), _INSERT_CHUNK):
         stmt = dialect.insert(E).on_conflict_do_nothing(
             index_elements=["source", "account", "key"]
         )
-        result = conn.execute(stmt, rows[start : start + _INSERT_CHUNK])
-        inserted += max(result.rowcount, 0)
+        chunk = rows[start : start + _INSERT_CHUNK]
+        if postgres:
+            # psycopg does not sum rowcount over an executemany: count what RETURNING
+            # gives back (only the rows actually inserted).
+            inserted += len(conn.execute(stmt.returning(E.c.seq), chunk).all())
+        else:
+            inserted += max(conn.execute(stmt, chunk).rowcount, 0)
     return inserted
 
 

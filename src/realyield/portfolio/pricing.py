@@ -15,7 +15,7 @@ then through the stored assets' symbols; the raw symbol is always kept on the ev
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -23,7 +23,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, select
 
 from realyield.core.money import to_decimal
-from realyield.portfolio.events import LedgerEvent, is_fiat
+from realyield.portfolio.events import MOVE_KINDS, LedgerEvent, is_fiat
 from realyield.scoring.metadata import token_facts
 from realyield.store import schema
 from realyield.universe.repository import SOURCE_PRIORITY
@@ -78,46 +78,49 @@ class PriceBook:
         series: Mapping[str, Iterable[tuple[date, Decimal, str]]],
         *,
         max_age: timedelta = timedelta(days=3),
+        loader: Callable[[str], Iterable[tuple[date, Decimal, str]]] | None = None,
     ) -> None:
         self.max_age = max_age
+        self._loader = loader
         self._days: dict[str, list[int]] = {}
         self._points: dict[str, list[tuple[Decimal, date, str]]] = {}
         for asset_id, points in series.items():
-            best: dict[date, tuple[Decimal, str]] = {}
-            for day, price, source in points:
-                if price <= 0:
-                    continue
-                current = best.get(day)
-                if current is None or _rank(source) < _rank(current[1]):
-                    best[day] = (price, source)
-            ordered = sorted(best)
-            self._days[asset_id] = [d.toordinal() for d in ordered]
-            self._points[asset_id] = [(best[d][0], d, best[d][1]) for d in ordered]
+            self._add(asset_id, points)
+
+    def _add(self, asset_id: str, points: Iterable[tuple[date, Decimal, str]]) -> None:
+        best: dict[date, tuple[Decimal, str]] = {}
+        for day, price, source in points:
+            if price <= 0:
+                continue
+            current = best.get(day)
+            if current is None or _rank(source) < _rank(current[1]):
+                best[day] = (price, source)
+        ordered = sorted(best)
+        self._days[asset_id] = [d.toordinal() for d in ordered]
+        self._points[asset_id] = [(best[d][0], d, best[d][1]) for d in ordered]
 
     @classmethod
-    def from_store(
-        cls, engine: Engine, asset_ids: Sequence[str], *, max_age: timedelta = timedelta(days=3)
-    ) -> PriceBook:
-        """Load the stored daily prices of ``asset_ids`` (every source, best one per day)."""
-        series: dict[str, list[tuple[date, Decimal, str]]] = {a: [] for a in asset_ids}
-        if asset_ids:
-            t = schema.prices
-            stmt = select(t.c.asset_id, t.c.date, t.c.price_usd, t.c.source).where(
-                t.c.asset_id.in_(list(asset_ids))
-            )
-            with engine.connect() as conn:
-                for asset_id, day, price, source in conn.execute(stmt):
-                    series[asset_id].append(
-                        (_as_date(day), to_decimal(price, what=f"price of {asset_id}"), source)
-                    )
-        return cls(series, max_age=max_age)
+    def from_store(cls, engine: Engine, *, max_age: timedelta = timedelta(days=3)) -> PriceBook:
+        """A book that loads an asset's stored daily prices (every source, the best one
+        per day) the first time the asset is asked for."""
 
-    def __contains__(self, asset_id: object) -> bool:
-        return asset_id in self._days and bool(self._days[str(asset_id)])
+        def load(asset_id: str) -> list[tuple[date, Decimal, str]]:
+            t = schema.prices
+            stmt = select(t.c.date, t.c.price_usd, t.c.source).where(t.c.asset_id == asset_id)
+            with engine.connect() as conn:
+                return [
+                    (_as_date(day), to_decimal(price, what=f"price of {asset_id}"), source)
+                    for day, price, source in conn.execute(stmt)
+                ]
+
+        return cls({}, max_age=max_age, loader=load)
 
     def quote(self, asset_id: str, when: datetime) -> PriceQuote | None:
         """The latest price at or before ``when`` (a day's price is its 00:00 UTC price)."""
         days = self._days.get(asset_id)
+        if days is None and self._loader is not None:
+            self._add(asset_id, self._loader(asset_id))
+            days = self._days[asset_id]
         if not days:
             return None
         i = bisect.bisect_right(days, when.astimezone(UTC).date().toordinal()) - 1
@@ -148,7 +151,7 @@ def value_event(event: LedgerEvent, book: PriceBook, ids: AssetIds) -> LedgerEve
     """The event with asset ids and, where missing, fair-market values filled in.
 
     A value already on the event (from the file, or a fiat leg) is kept and marked as
-    such. Otherwise: a fiat leg in the event's fiat is its own value; then the stored
+    such. Stakes and unstakes are not valued (they are not taxable). Otherwise: a fiat leg in the event's fiat is its own value; then the stored
     price of the received asset; for swaps, then the price of the given asset. The
     fee's value is found the same way. Old or missing prices set ``warning``.
 
@@ -163,6 +166,8 @@ def value_event(event: LedgerEvent, book: PriceBook, ids: AssetIds) -> LedgerEve
     value, source, quote = event.value, event.price_source, None
     if value is not None:
         source = source or "given"
+    elif event.kind in MOVE_KINDS:
+        pass  # a stake or unstake is not taxable: it needs no value (and no warning)
     else:
         value, source, quote = _leg_value(event, book, asset_id, counter_id, warnings)
     fee_value = event.fee_value
