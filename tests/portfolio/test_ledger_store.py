@@ -100,12 +100,30 @@ def test_gains_and_income_from_the_store_match_the_hand_computation(db: Engine) 
 def test_method_choice_is_stored_per_year(db: Engine) -> None:
     base = datetime(2024, 1, 1, tzinfo=UTC)
     events = [
-        LedgerEvent("trade", base.replace(month=m), "BTC", D(1), f"b{m}", counter_asset="USD",
-                    counter_amount=D(c), value=D(c))  # fmt: skip
+        LedgerEvent(
+            "trade",
+            base.replace(month=m),
+            "BTC",
+            D(1),
+            f"b{m}",
+            counter_asset="USD",
+            counter_amount=D(c),
+            value=D(c),
+        )
         for m, c in ((1, 10000), (2, 30000), (3, 20000))
     ]
-    events.append(LedgerEvent("trade", base.replace(month=4), "USD", D(45000), "s1",
-                              counter_asset="BTC", counter_amount=D("1.5"), value=D(45000)))  # fmt: skip
+    events.append(
+        LedgerEvent(
+            "trade",
+            base.replace(month=4),
+            "USD",
+            D(45000),
+            "s1",
+            counter_asset="BTC",
+            counter_amount=D("1.5"),
+            value=D(45000),
+        )
+    )
     assert ledger.add_events(db, events).inserted == 4
     assert service.gains(db, 2024).gain == D(20000)  # FIFO by default
     ledger.set_method(db, 2024, "HIFO")
@@ -143,16 +161,23 @@ def test_koinly_cointracker_and_rotki_files_import(db: Engine) -> None:
     assert (koinly.rows, koinly.inserted) == (8, 7)
     assert [(p.row, "Sent Amount" in p.message) for p in koinly.rejected] == [(9, True)]
     kinds = sorted(e.kind for e in service.list_events(db) if e.source == "koinly")
-    assert kinds == sorted(["trade", "staking_reward", "lending_interest", "airdrop", "trade",
-                            "income", "gas_fee"])  # fmt: skip
+    assert kinds == sorted(
+        ["trade", "staking_reward", "lending_interest", "airdrop", "trade", "income", "gas_fee"]
+    )
     airdrop = service.list_events(db, kinds=["airdrop"])[0]
     assert airdrop.value == D("180.75") and airdrop.price_source == "given"
 
     ct = import_file(db, FIXTURES / "cointracker.csv", "cointracker", account="ct")
     assert (ct.inserted, len(ct.rejected)) == (6, 0)
     ct_events = [e for e in service.list_events(db) if e.source == "cointracker"]
-    assert [e.kind for e in ct_events] == ["trade", "staking_reward", "lending_interest",
-                                           "trade", "income", "stake"]  # fmt: skip
+    assert [e.kind for e in ct_events] == [
+        "trade",
+        "staking_reward",
+        "lending_interest",
+        "trade",
+        "income",
+        "stake",
+    ]
     assert ct_events[1].value == D("20.4")  # valued from the stored ETH price
 
     rotki = import_file(db, FIXTURES / "rotki_generic_events.csv", "rotki")
@@ -167,8 +192,10 @@ def test_koinly_cointracker_and_rotki_files_import(db: Engine) -> None:
     ]
     assert rk[2].value == D("12.5") * D("1.0001")
     assert rk[3].fee_amount == D("0.0035") and rk[4].note == "rotki Spend: Paid for a domain"
-    for path, fmt in ((FIXTURES / "koinly_universal.csv", "koinly"),
-                      (FIXTURES / "rotki_generic_events.csv", "rotki")):  # fmt: skip
+    for path, fmt in (
+        (FIXTURES / "koinly_universal.csv", "koinly"),
+        (FIXTURES / "rotki_generic_events.csv", "rotki"),
+    ):
         assert import_file(db, path, fmt).inserted == 0
 
 

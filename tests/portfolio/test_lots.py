@@ -24,8 +24,14 @@ def ev(kind: str, when: datetime, asset: str, amount: str, **kw: Any) -> LedgerE
     for name in ("counter_amount", "fee_amount", "value", "fee_value"):
         if name in kw and kw[name] is not None:
             kw[name] = D(kw[name])
-    return LedgerEvent(kind=kind, time=when, asset=asset, amount=D(amount),
-                       key=f"{kind}-{when.isoformat()}-{asset}-{amount}", **kw)  # fmt: skip
+    return LedgerEvent(
+        kind=kind,
+        time=when,
+        asset=asset,
+        amount=D(amount),
+        key=f"{kind}-{when.isoformat()}-{asset}-{amount}",
+        **kw,
+    )
 
 
 def buy(when: datetime, qty: str, usd: str, **kw: Any) -> LedgerEvent:
@@ -120,8 +126,15 @@ def test_rewards_become_lots_at_fair_market_value() -> None:
     events = [
         ev("staking_reward", at(2024, 5, 1), "ETH", "0.1", value="200", opportunity="lido"),
         ev("lending_interest", at(2024, 5, 2), "USDC", "12.5", value="12.5"),
-        ev("trade", at(2024, 6, 1), "USD", "250", counter_asset="ETH", counter_amount="0.1",
-           value="250"),  # fmt: skip
+        ev(
+            "trade",
+            at(2024, 6, 1),
+            "USD",
+            "250",
+            counter_asset="ETH",
+            counter_amount="0.1",
+            value="250",
+        ),
     ]
     run = replay(moves(events), {})
     gains = gains_report(run, 2024, "USD")
@@ -139,20 +152,50 @@ def test_rewards_become_lots_at_fair_market_value() -> None:
 def test_fee_convention_worked_example() -> None:
     events = [
         # Buy 1 ETH for 2,000 USD + 10 USD fee: lot cost 2,010.
-        ev("trade", at(2024, 1, 1), "ETH", "1", counter_asset="USD", counter_amount="2000",
-           value="2000", fee_asset="USD", fee_amount="10", fee_value="10"),
+        ev(
+            "trade",
+            at(2024, 1, 1),
+            "ETH",
+            "1",
+            counter_asset="USD",
+            counter_amount="2000",
+            value="2000",
+            fee_asset="USD",
+            fee_amount="10",
+            fee_value="10",
+        ),
         # Swap 0.5 ETH for 10 SOL worth 1,500, fee 0.01 ETH worth 30:
         #   ETH disposal: proceeds 1,500, basis 1,005 -> +495
         #   SOL lot cost 1,500 + 30 = 1,530
         #   fee disposal: 0.01 ETH, proceeds 30, basis 20.10 -> +9.90
-        ev("trade", at(2024, 2, 1), "SOL", "10", counter_asset="ETH", counter_amount="0.5",
-           value="1500", fee_asset="ETH", fee_amount="0.01", fee_value="30"),
+        ev(
+            "trade",
+            at(2024, 2, 1),
+            "SOL",
+            "10",
+            counter_asset="ETH",
+            counter_amount="0.5",
+            value="1500",
+            fee_asset="ETH",
+            fee_amount="0.01",
+            fee_value="30",
+        ),
         # Sell 10 SOL for 1,600 USD with a 5 USD fee: proceeds 1,595, basis 1,530 -> +65
-        ev("trade", at(2024, 3, 1), "USD", "1600", counter_asset="SOL", counter_amount="10",
-           value="1600", fee_asset="USD", fee_amount="5", fee_value="5"),
+        ev(
+            "trade",
+            at(2024, 3, 1),
+            "USD",
+            "1600",
+            counter_asset="SOL",
+            counter_amount="10",
+            value="1600",
+            fee_asset="USD",
+            fee_amount="5",
+            fee_value="5",
+        ),
         # A standalone gas fee of 0.001 ETH worth 3: disposal basis 2.01 -> +0.99, expense 3
         ev("gas_fee", at(2024, 4, 1), "ETH", "0.001", value="3"),
-    ]  # fmt: skip
+    ]
     run = replay(moves(events), {})
     report = gains_report(run, 2024, "USD")
     got = [(d.kind, d.asset, d.proceeds, d.basis, d.gain) for d in report.disposals]
@@ -166,9 +209,7 @@ def test_fee_convention_worked_example() -> None:
     income = income_report(run, 2024, "USD")
     assert income.fee_expenses == D("3") and income.total == 0
     (eth,) = run.holdings["ETH"]
-    assert eth.quantity == D("0.489") and eth.cost == D("2010") - D("1005") - D("20.1") - D(
-        "2.01"
-    )
+    assert eth.quantity == D("0.489") and eth.cost == D("2010") - D("1005") - D("20.1") - D("2.01")
 
 
 def test_a_missing_acquisition_is_reported_not_hidden() -> None:

@@ -93,7 +93,9 @@ def backup(engine: Engine, path: Path) -> BackupResult:
                     fh.write(line + "\n")
                     n += 1
                 counts[table.name] = n
-            fh.write(json.dumps({"end": True, "counts": counts, "sha256": digest.hexdigest()}) + "\n")
+            fh.write(
+                json.dumps({"end": True, "counts": counts, "sha256": digest.hexdigest()}) + "\n"
+            )
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -129,7 +131,9 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     return header, rows
 
 
-def restore(engine: Engine, path: Path, *, replace: bool = False, backup_dir: Path | None = None) -> BackupResult:
+def restore(
+    engine: Engine, path: Path, *, replace: bool = False, backup_dir: Path | None = None
+) -> BackupResult:
     """Load a backup into the ledger (all or nothing).
 
     Raises:

@@ -66,7 +66,7 @@ def event_row(event: LedgerEvent, *, import_id: int | None, recorded_at: str) ->
     }
 
 
-def row_to_event(row: Mapping[str, Any]) -> LedgerEvent:
+def row_to_event(row: Mapping[Any, Any]) -> LedgerEvent:
     """Rebuild (and validate again) an event from its store row."""
     return LedgerEvent(
         kind=row["kind"],
@@ -108,19 +108,38 @@ def insert_events(
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     recorded_at = format_time(clock.now())
     rows = [event_row(e, import_id=import_id, recorded_at=recorded_at) for e in events]
+    if conn.dialect.name == "postgresql":
+        return _insert_postgres(conn, rows)
     inserted = 0
-    postgres = conn.dialect.name == "postgresql"
     for start in range(0, len(rows), _INSERT_CHUNK):
-        stmt = dialect.insert(E).on_conflict_do_nothing(
-            index_elements=["source", "account", "key"]
-        )
-        chunk = rows[start : start + _INSERT_CHUNK]
-        if postgres:
-            # psycopg does not sum rowcount over an executemany: count what RETURNING
-            # gives back (only the rows actually inserted).
-            inserted += len(conn.execute(stmt.returning(E.c.seq), chunk).all())
-        else:
-            inserted += max(conn.execute(stmt, chunk).rowcount, 0)
+        stmt = dialect.insert(E).on_conflict_do_nothing(index_elements=["source", "account", "key"])
+        inserted += max(conn.execute(stmt, rows[start : start + _INSERT_CHUNK]).rowcount, 0)
+    return inserted
+
+
+def _insert_postgres(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """PostgreSQL: one cached statement, psycopg's pipelined ``executemany``, counting
+    the rows ``RETURNING`` gives back (only the inserted ones; psycopg does not sum
+    ``rowcount`` over an executemany). SQLAlchemy's multi-row VALUES statements were
+    four times slower here, because psycopg cannot cache such long queries."""
+    columns = list(rows[0])
+    names = ", ".join(f'"{c}"' for c in columns)
+    values = ", ".join(f"%({c})s" for c in columns)
+    sql = (
+        f"INSERT INTO {E.name} ({names}) VALUES ({values}) "
+        'ON CONFLICT ("source", "account", "key") DO NOTHING RETURNING "seq"'
+    )
+    raw: Any = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(sql, rows, returning=True)
+        inserted = 0
+        while True:
+            inserted += len(cursor.fetchall())
+            if not cursor.nextset():
+                break
+    finally:
+        cursor.close()
     return inserted
 
 
@@ -248,9 +267,7 @@ def reverse_event(engine: Engine, seq: int, *, note: str | None = None) -> Ledge
     )
     with engine.begin() as conn:
         insert_events(conn, [reversal])
-        row = (
-            conn.execute(select(E).where(E.c.reverses == seq)).mappings().first()
-        )
+        row = conn.execute(select(E).where(E.c.reverses == seq)).mappings().first()
     assert row is not None
     return row_to_event(row)
 

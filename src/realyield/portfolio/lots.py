@@ -329,8 +329,20 @@ class LotEngine:
         return asset is not None and asset.upper() not in FIATS
 
     def _one(self, row: tuple[Any, ...]) -> None:
-        (seq, kind, time, asset, amount, c_asset, c_amount, f_asset, f_amount, value,
-         f_value, _fiat) = row  # fmt: skip
+        (
+            seq,
+            kind,
+            time,
+            asset,
+            amount,
+            c_asset,
+            c_amount,
+            f_asset,
+            f_amount,
+            value,
+            f_value,
+            _fiat,
+        ) = row
         year = int(time[:4])
         if year != self._year:
             self._set_year(year)
@@ -418,13 +430,20 @@ class LotEngine:
             remaining -= part
             acquired = parse_time(acquired_text)
             term = "long" if when - acquired > LONG_TERM else "short"
-            lines.append(
-                Disposal(seq, kind, asset, q, acquired, when, part, basis, term, method)
-            )
+            lines.append(Disposal(seq, kind, asset, q, acquired, when, part, basis, term, method))
         if missing:
             lines.append(
                 Disposal(
-                    seq, kind, asset, missing, None, when, remaining, ZERO, "short", method,
+                    seq,
+                    kind,
+                    asset,
+                    missing,
+                    None,
+                    when,
+                    remaining,
+                    ZERO,
+                    "short",
+                    method,
                     missing=True,
                 )
             )

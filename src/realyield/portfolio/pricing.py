@@ -150,10 +150,11 @@ def _age_text(seconds: int) -> str:
 def value_event(event: LedgerEvent, book: PriceBook, ids: AssetIds) -> LedgerEvent:
     """The event with asset ids and, where missing, fair-market values filled in.
 
-    A value already on the event (from the file, or a fiat leg) is kept and marked as
-    such. Stakes and unstakes are not valued (they are not taxable). Otherwise: a fiat leg in the event's fiat is its own value; then the stored
-    price of the received asset; for swaps, then the price of the given asset. The
-    fee's value is found the same way. Old or missing prices set ``warning``.
+    A value already on the event (from the file) is kept and marked as given. Stakes
+    and unstakes are not valued (they are not taxable). Otherwise: a fiat leg in the
+    event's fiat is its own value; then the stored price of the received asset; for
+    swaps, then the price of the given asset. The fee's value is found the same way.
+    Old or missing prices set ``warning``.
 
     Raises:
         DataError: never for a missing price (that is a warning); only if the stored
@@ -226,7 +227,9 @@ def _leg_value(
         quote = _priced(book, counter_id, event.counter_asset, event.time, warnings)
         if quote is not None:
             return event.counter_amount * quote.price, f"stored:{quote.source}:counter", quote
-    missing = event.asset if event.counter_asset is None else f"{event.asset} or {event.counter_asset}"
+    missing = (
+        event.asset if event.counter_asset is None else f"{event.asset} or {event.counter_asset}"
+    )
     warnings.append(f"no stored price of {missing} at or before {event.time:%Y-%m-%d %H:%M} UTC")
     return None, None, None
 
@@ -255,4 +258,3 @@ def _fee_value(
             return value * event.fee_amount / event.counter_amount
     warnings.append(f"no price for the fee in {event.fee_asset}; fee value unknown")
     return None
-

@@ -31,9 +31,7 @@ class GainsReport:
     warning_count: int = 0
 
     def _total(self, attr: str, term: str | None = None) -> Decimal:
-        return exact_sum(
-            getattr(d, attr) for d in self.disposals if term is None or d.term == term
-        )
+        return exact_sum(getattr(d, attr) for d in self.disposals if term is None or d.term == term)
 
     @property
     def proceeds(self) -> Decimal:

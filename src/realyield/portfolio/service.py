@@ -42,7 +42,9 @@ def run_lots(engine: Engine, year: int, method: str | None = None) -> LotRun:
     return replay(ledger.iter_movements(engine, end=end), methods, years=[year])
 
 
-def gains(engine: Engine, year: int, method: str | None = None, *, fiat: str = "USD") -> GainsReport:
+def gains(
+    engine: Engine, year: int, method: str | None = None, *, fiat: str = "USD"
+) -> GainsReport:
     """Disposals and realized gain of a tax year (``method``: fifo, lifo, hifo, acb)."""
     return gains_report(run_lots(engine, year, method), year, fiat)
 
@@ -123,7 +125,9 @@ def list_events(
     )
 
 
-def add_event(engine: Engine, event: LedgerEvent, *, max_price_age_days: float = 3.0) -> LedgerEvent:
+def add_event(
+    engine: Engine, event: LedgerEvent, *, max_price_age_days: float = 3.0
+) -> LedgerEvent:
     """Value (from stored prices, unless given) and store one event; return it as stored
     (idempotent: the same key again returns the stored event).
 

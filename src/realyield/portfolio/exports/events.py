@@ -83,4 +83,5 @@ def cointracker_csv(events: Iterable[LedgerEvent]) -> str:
         )
     return write_csv(cointracker.COLUMNS, rows)
 
+
 __all__ = ["cointracker_csv", "format_time", "generic_csv", "koinly_csv"]

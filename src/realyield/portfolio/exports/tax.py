@@ -64,12 +64,29 @@ def form_8949_csv(report: GainsReport) -> str:
 def income_csv(report: IncomeReport) -> str:
     rows: list[list[object]] = []
     for kind, entry in report.by_category().items():
-        rows.append([report.year, kind, entry["events"], entry["value"], entry["unpriced_events"],
-                     report.fiat])  # fmt: skip
-    rows.append([report.year, "total", len(report.lines), report.total,
-                 sum(1 for x in report.lines if x.value is None), report.fiat])  # fmt: skip
-    rows.append([report.year, "fee_expenses", len(report.fees), report.fee_expenses, "",
-                 report.fiat])  # fmt: skip
+        rows.append(
+            [
+                report.year,
+                kind,
+                entry["events"],
+                entry["value"],
+                entry["unpriced_events"],
+                report.fiat,
+            ]
+        )
+    rows.append(
+        [
+            report.year,
+            "total",
+            len(report.lines),
+            report.total,
+            sum(1 for x in report.lines if x.value is None),
+            report.fiat,
+        ]
+    )
+    rows.append(
+        [report.year, "fee_expenses", len(report.fees), report.fee_expenses, "", report.fiat]
+    )
     return write_csv(("year", "category", "events", "value", "unpriced_events", "fiat"), rows)
 
 
@@ -118,7 +135,9 @@ def tax_summary_html(gains: GainsReport, income: IncomeReport, *, max_lines: int
         "<th>Disposed</th><th>Proceeds</th><th>Basis</th><th>Gain</th><th>Term</th></tr>"
     )
     for d in gains.disposals[:max_lines]:
-        acquired = "UNKNOWN" if d.missing else (d.acquired.date().isoformat() if d.acquired else "VARIOUS")
+        acquired = (
+            "UNKNOWN" if d.missing else (d.acquired.date().isoformat() if d.acquired else "VARIOUS")
+        )
         parts.append(
             f"<tr><td>{e(d.asset)}</td><td>{e(dec_text(d.quantity))}</td><td>{acquired}</td>"
             f"<td>{d.disposed.date().isoformat()}</td><td>{_money(d.proceeds)}</td>"
@@ -126,8 +145,10 @@ def tax_summary_html(gains: GainsReport, income: IncomeReport, *, max_lines: int
         )
     parts.append("</table>")
     if len(gains.disposals) > max_lines:
-        parts.append(f"<p>... and {len(gains.disposals) - max_lines} more lines (see the "
-                     "Form 8949 export).</p>")  # fmt: skip
+        parts.append(
+            f"<p>... and {len(gains.disposals) - max_lines} more lines (see the "
+            "Form 8949 export).</p>"
+        )
     if gains.warning_count:
         parts.append(f"<h2 class='warn'>Warnings ({gains.warning_count})</h2><ul>")
         parts.extend(f"<li class='warn'>{e(w)}</li>" for w in gains.warnings)

@@ -38,8 +38,12 @@ RECEIVE_TAGS: Final = {
     "payment": "income",
     "income": "income",
 }
-SEND_TAGS: Final = {"stake": "stake", "gift": "withdrawal", "lost": "withdrawal",
-                    "donation": "withdrawal"}  # fmt: skip
+SEND_TAGS: Final = {
+    "stake": "stake",
+    "gift": "withdrawal",
+    "lost": "withdrawal",
+    "donation": "withdrawal",
+}
 #: Ledger kinds -> CoinTracker tag on export ("" = untagged send/receive/trade).
 TAGS: Final = {
     "staking_reward": "staking",

@@ -50,9 +50,15 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         fee_asset = cells.text("fee_asset")
         fee_amount = cells.decimal("fee_amount")
         key = cells.text("key") or content_key(
-            kind, time.isoformat(), asset, amount, counter_asset, counter_amount, fee_asset,
+            kind,
+            time.isoformat(),
+            asset,
+            amount,
+            counter_asset,
+            counter_amount,
+            fee_asset,
             fee_amount,
-        )  # fmt: skip
+        )
         return LedgerEvent(
             kind=kind,
             time=time,

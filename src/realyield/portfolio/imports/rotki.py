@@ -60,7 +60,9 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         raw_type = cells.required("Type")
         kind = TYPES.get(raw_type.lower())
         if kind is None:
-            raise cells.fail(f"Type {raw_type!r} is not one of {', '.join(t.title() for t in TYPES)}")
+            raise cells.fail(
+                f"Type {raw_type!r} is not one of {', '.join(t.title() for t in TYPES)}"
+            )
         stamp = cells.required("Timestamp")
         if not stamp.isdigit():
             raise cells.fail(f"Timestamp {stamp!r} is not Unix milliseconds")
