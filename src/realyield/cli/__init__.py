@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from realyield.cli import data, demo, indices, plan, scores, universe
+from realyield.cli import data, demo, indices, ledger, plan, scores, universe
 
 app = typer.Typer(
     help="realyield: sustainable crypto income, with data anyone can check.",
@@ -25,5 +25,6 @@ app.add_typer(scores.model_app, name="model")
 app.command("indices")(indices.indices)
 app.command("index")(indices.index)
 app.command("plan")(plan.plan)
+app.add_typer(ledger.ledger_app, name="ledger")
 
 __all__ = ["app"]
