@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,10 +16,12 @@ from realyield.cli.common import JsonOpt, console, emit_json, err, fail, session
 from realyield.core import clock
 from realyield.core.errors import ConfigError, DataError
 from realyield.core.money import round_usd, to_decimal
+from realyield.exchange import ExchangeClient
 from realyield.portfolio import backup as ledger_backup
 from realyield.portfolio import ledger, service
 from realyield.portfolio.events import KINDS, LedgerEvent, dec_text
 from realyield.portfolio.imports import FORMATS, import_file
+from realyield.portfolio.imports.exchange import sync_exchange
 
 ledger_app = typer.Typer(
     help="The ledger of every yield event: import, add, list, gains, income, export.",
@@ -234,6 +237,46 @@ def summary(year: YearOpt, as_json: JsonOpt = False) -> None:
     console.print(
         f"gain {_money(result.gains.gain)}, income {_money(result.income.total)} "
         f"{result.gains.fiat} in {year}"
+    )
+
+
+@ledger_app.command("sync")
+def sync(
+    exchange: Annotated[str, typer.Argument(help="ccxt exchange id, e.g. kraken.")],
+    since: Annotated[str | None, typer.Option(help="From this date (YYYY-MM-DD).")] = None,
+    account: Annotated[str | None, typer.Option(help="Account name (default: exchange).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import the account's trades and ledger from an exchange (read-only API keys from
+    REALYIELD_EXCHANGE_API_KEY / _SECRET / _PASSWORD); syncing again adds only new ones."""
+    with session() as (settings, engine):
+        try:
+            start = datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None
+        except ValueError as exc:
+            raise fail(ConfigError(f"--since {since!r} is not a YYYY-MM-DD date")) from exc
+        client = ExchangeClient.with_credentials(
+            exchange,
+            api_key=os.environ.get("REALYIELD_EXCHANGE_API_KEY", ""),
+            secret=os.environ.get("REALYIELD_EXCHANGE_SECRET", ""),
+            password=os.environ.get("REALYIELD_EXCHANGE_PASSWORD") or None,
+            timeout_s=settings.http_timeout_s,
+        )
+        report, skipped = sync_exchange(
+            engine,
+            client,
+            since=start,
+            account=account,
+            fiat=settings.ledger_fiat,
+            max_price_age_days=settings.ledger_price_max_age_days,
+            batch_size=settings.ledger_import_batch,
+        )
+    if as_json:
+        emit_json({**report.as_dict(), "skipped": dict(skipped)})
+        return
+    console.print(
+        f"{exchange}: {report.inserted:,} new events, {report.duplicates:,} already stored; "
+        f"skipped {dict(skipped)}",
+        highlight=False,
     )
 
 
