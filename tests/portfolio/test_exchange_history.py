@@ -15,12 +15,12 @@ from urllib.parse import parse_qs
 import ccxt
 import pytest
 from sqlalchemy import Engine
+from tests.exchange.test_client import RecordedServer, Reply, kraken
 
 from realyield.core.errors import ConfigError, SourceError
 from realyield.exchange import ExchangeClient
 from realyield.portfolio import ledger, service
 from realyield.portfolio.imports.exchange import asset_code, sync_exchange
-from tests.exchange.test_client import RecordedServer, Reply, kraken
 
 SECRET = base64.b64encode(b"s" * 64).decode()
 KEY = "KRAKENKEY-abcdef0123456789"
