@@ -111,3 +111,40 @@ def test_ledger_commands_end_to_end(settings: Settings, tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "unknown cost-basis method" in bad.stderr
     bad = runner.invoke(app, ["ledger", "import", str(FIXTURES / "cointracker.csv")])
     assert bad.exit_code == 1 and "missing column(s)" in bad.stderr
+
+
+def test_project_on_todays_indices_matches_their_expected_yield(settings: Settings) -> None:
+    from realyield.indices.composition import IndexComposition
+    from realyield.indices.service import indices_at
+    from realyield.store.engine import open_store
+
+    out = json.loads(
+        run(
+            "ledger",
+            "project",
+            "--holding",
+            "balanced=100000",
+            "--holding",
+            "stablecoin-income=50000",
+            "--tax-rate",
+            "0.25",
+            "--json",
+        )
+    )
+    engine = open_store(settings)
+    built, _ = indices_at(engine)
+    engine.dispose()
+    expected = D(0)
+    for name, value in (("balanced", 100000), ("stablecoin-income", 50000)):
+        comp = built[name]
+        assert isinstance(comp, IndexComposition)
+        yearly = sum(
+            c.weight * (max(c.apy_real, 0) + max(c.apy_emission, 0))
+            for c in comp.constituents
+            if c.kind != "asset"
+        )
+        expected += D(value) * D(repr(yearly)) / 100
+    # Monthly amounts are rounded to cents per constituent and part.
+    assert abs(D(out["income"]) - expected) < D("0.01") * 2 * 40
+    assert D(out["tax"]) == (D(out["income"]) * D("0.25")).quantize(D("0.01"))
+    assert len(out["by_month"]) == 12 and out["start"] == built["balanced"].as_of.isoformat()

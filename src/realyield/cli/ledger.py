@@ -22,6 +22,9 @@ from realyield.portfolio import ledger, service
 from realyield.portfolio.events import KINDS, LedgerEvent, dec_text
 from realyield.portfolio.imports import FORMATS, import_file
 from realyield.portfolio.imports.exchange import sync_exchange
+from realyield.portfolio.projection import projected_income
+from realyield.universe import build
+from realyield.universe.repository import stored_sources
 
 ledger_app = typer.Typer(
     help="The ledger of every yield event: import, add, list, gains, income, export.",
@@ -276,6 +279,42 @@ def sync(
     console.print(
         f"{exchange}: {report.inserted:,} new events, {report.duplicates:,} already stored; "
         f"skipped {dict(skipped)}",
+        highlight=False,
+    )
+
+
+@ledger_app.command("project")
+def project(
+    holding: Annotated[
+        list[str], typer.Option(help="INDEX=VALUE held on an index (repeat), e.g. balanced=10000.")
+    ],
+    tax_rate: Annotated[
+        float | None, typer.Option(help="Income tax rate, fraction (default: setting).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Expected yield events of the coming year from a portfolio on the indices, and tax."""
+    holdings = {}
+    for item in holding:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise fail(ConfigError(f"--holding {item!r}: write INDEX=VALUE"))
+        holdings[name.strip()] = to_decimal(value, what=f"--holding {name}")
+    with session() as (settings, engine):
+        if not stored_sources(engine):
+            build.load_snapshot(engine)
+            err.print("[yellow]store was empty: loaded the bundled snapshot[/]")
+        rate = to_decimal(tax_rate if tax_rate is not None else settings.ledger_tax_rate)
+        result = projected_income(engine, holdings, tax_rate=rate, fiat=settings.ledger_fiat)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    for month, value in result.by_month().items():
+        console.print(f"{month}  {_money(value):>12}")
+    console.print(
+        f"income {_money(result.total)} (of which emissions {_money(result.emission_total)}), "
+        f"tax {_money(result.tax)} at {dec_text(result.tax_rate)}, "
+        f"after tax {_money(result.total - result.tax)} {result.fiat}",
         highlight=False,
     )
 
