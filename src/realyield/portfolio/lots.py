@@ -139,11 +139,26 @@ class LotRun:
     income: list[IncomeLine] = field(default_factory=list)
     fees: list[FeeLine] = field(default_factory=list)
     removed_basis: dict[int, Decimal] = field(default_factory=dict)
-    holdings: dict[str, list[OpenLot]] = field(default_factory=dict)
     methods: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     warning_count: int = 0
     events: int = 0
+    open_lots: dict[str, list[list[Any]]] = field(default_factory=dict)
+    _holdings: dict[str, list[OpenLot]] | None = None
+
+    @property
+    def holdings(self) -> dict[str, list[OpenLot]]:
+        """The lots still held at the end, per asset, oldest first (built on first use:
+        a gains report does not need them)."""
+        if self._holdings is None:
+            self._holdings = {
+                asset: sorted(
+                    (OpenLot(asset, parse_time(lot[0]), lot[1], lot[2]) for lot in lots),
+                    key=lambda o: o.acquired,
+                )
+                for asset, lots in self.open_lots.items()
+            }
+        return self._holdings
 
 
 def exact_sum(values: Iterable[Decimal]) -> Decimal:
@@ -188,11 +203,14 @@ class _Book:
                 self.acb_cost += lot[2]
 
     def all_lots(self) -> list[Lot]:
-        """The lots, each with its own cost (the average cost when under ``acb``)."""
+        """The lots, each with its own cost (the average cost when under ``acb``).
+        The book must not be used after this (its lots are shared)."""
         if self.method == "hifo":
             return [entry[3] for entry in self.heap]
+        if self.method != "acb":
+            return list(self.lots)
         lots = [list(lot) for lot in self.lots]
-        if self.method == "acb" and lots:
+        if lots:
             remaining = self.acb_cost
             for lot in lots[:-1]:
                 lot[2] = share(self.acb_cost, lot[1], self.acb_qty)
@@ -292,14 +310,10 @@ class LotEngine:
             ctx.prec = ENGINE_PRECISION
             for row in movements:
                 self._one(row)
-            self.run.holdings = {
-                asset: sorted(
-                    (OpenLot(asset, parse_time(lot[0]), lot[1], lot[2]) for lot in book.all_lots()),
-                    key=lambda o: o.acquired,
-                )
-                for asset, book in self._books.items()
-                if book.all_lots()
-            }
+            for asset, book in self._books.items():
+                lots = book.all_lots()
+                if lots:
+                    self.run.open_lots[asset] = lots
         return self.run
 
     # -- internals ------------------------------------------------------------------------
