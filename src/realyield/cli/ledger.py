@@ -309,8 +309,8 @@ def project(
     if as_json:
         emit_json(result.as_dict())
         return
-    for month, value in result.by_month().items():
-        console.print(f"{month}  {_money(value):>12}")
+    for month, amount in result.by_month().items():
+        console.print(f"{month}  {_money(amount):>12}")
     console.print(
         f"income {_money(result.total)} (of which emissions {_money(result.emission_total)}), "
         f"tax {_money(result.tax)} at {dec_text(result.tax_rate)}, "

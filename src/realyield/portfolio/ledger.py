@@ -243,6 +243,14 @@ def get_event(engine: Engine, seq: int) -> LedgerEvent:
     return row_to_event(row)
 
 
+def find_event(engine: Engine, source: str, account: str, key: str) -> LedgerEvent | None:
+    """The stored event with this idempotency key, if any."""
+    stmt = select(E).where(E.c.source == source, E.c.account == account, E.c.key == key)
+    with engine.connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return None if row is None else row_to_event(row)
+
+
 def reverse_event(engine: Engine, seq: int, *, note: str | None = None) -> LedgerEvent:
     """Cancel event ``seq`` by appending its reversal; return the reversal (idempotent:
     reversing twice returns the stored reversal).

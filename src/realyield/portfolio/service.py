@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
@@ -134,17 +134,12 @@ def add_event(
     Raises:
         RecordError: an invalid event.
     """
-    from datetime import timedelta
-
     book = PriceBook.from_store(engine, max_age=timedelta(days=max_price_age_days))
     valued = value_event(event, book, AssetIds.from_store(engine))
     ledger.add_events(engine, [valued])
-    stored = [
-        e
-        for e in ledger.load_events(engine, start=valued.time, active_only=False, limit=1000)
-        if (e.source, e.account, e.key) == (valued.source, valued.account, valued.key)
-    ]
-    return stored[0] if stored else valued
+    stored = ledger.find_event(engine, valued.source, valued.account, valued.key)
+    assert stored is not None  # just inserted, or already there under the same key
+    return stored
 
 
 def export(
