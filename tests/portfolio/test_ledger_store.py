@@ -266,3 +266,27 @@ def test_backup_and_restore_are_exact_and_verified(db: Engine, tmp_path: Path) -
     bad.write_bytes(gzip.compress("\n".join(raw).encode()))
     with pytest.raises(DataError, match="checksum"):
         restore(db, bad, replace=True)
+
+
+def test_bad_rows_are_reported_by_row_and_good_rows_still_import(
+    db: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "time,kind,asset,amount,value,fiat\n"
+        "2024-01-01T00:00:00Z,deposit,ETH,1,2000,USD\n"
+        "2024-01-02T00:00:00Z,deposit,ETH,1,1800,EUR\n"
+        "2024-01-03T00:00:00Z,farming,ETH,1,2000,\n"
+        "2024-01-04T00:00:00Z,deposit,ETH,-1,2000,\n"
+        "yesterday,deposit,ETH,1,2000,\n"
+    )
+    report = import_file(db, path, "generic")
+    assert report.inserted == 1
+    problems = {p.row: p.message for p in report.rejected}
+    assert sorted(problems) == [3, 4, 5, 6]
+    assert "fiat EUR differs" in problems[3] and "unknown kind" in problems[4]
+    assert "negative" in problems[5] and "not a date" in problems[6]
+    with pytest.raises(DataError, match="missing column"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text("date,amount\n2024-01-01,1\n")
+        import_file(db, bad, "generic")

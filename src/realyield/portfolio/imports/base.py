@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from realyield.core.errors import DataError, RecordError
 from realyield.portfolio import ledger
-from realyield.portfolio.events import LedgerEvent
+from realyield.portfolio.events import MOVE_KINDS, LedgerEvent
 from realyield.portfolio.pricing import AssetIds, PriceBook, value_event
 
 
@@ -217,24 +217,21 @@ def write_events(
     )
     report.import_id = import_id
     pending: list[LedgerEvent] = []
-    rows_in_batch = 0
+    limit_s = book.max_age.total_seconds()
 
     def flush() -> None:
-        nonlocal rows_in_batch
         valued = [value_event(e, book, ids) for e in pending]
         for e in valued:
-            if e.warning:
-                if e.value is None:
-                    report.unpriced += 1
-                elif "old" in e.warning:
-                    report.old_prices += 1
+            if e.value is None and e.kind not in MOVE_KINDS:
+                report.unpriced += 1
+            elif e.price_age_s is not None and e.price_age_s > limit_s:
+                report.old_prices += 1
         with engine.begin() as conn:
             inserted = ledger.insert_events(conn, valued, import_id=import_id)
             ledger.record_batch(conn, import_id, len(valued), inserted)
         report.inserted += inserted
         report.duplicates += len(valued) - inserted
         pending.clear()
-        rows_in_batch = 0
         if on_batch is not None:
             on_batch(report)
 
@@ -246,7 +243,6 @@ def write_events(
                 continue
             report.events += 1
             pending.append(item)
-            rows_in_batch += 1
             if len(pending) >= batch_size:
                 flush()
         if pending:

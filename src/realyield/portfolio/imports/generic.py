@@ -49,6 +49,12 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         counter_amount = cells.decimal("counter_amount")
         fee_asset = cells.text("fee_asset")
         fee_amount = cells.decimal("fee_amount")
+        row_fiat = (cells.text("fiat") or fiat).upper()
+        if row_fiat != fiat:
+            raise cells.fail(
+                f"fiat {row_fiat} differs from the ledger's fiat {fiat}: one ledger keeps "
+                "one fiat (set ledger_fiat, or convert the values)"
+            )
         key = cells.text("key") or content_key(
             kind,
             time.isoformat(),
@@ -73,7 +79,7 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
             fee_amount=fee_amount,
             value=cells.decimal("value"),
             fee_value=cells.decimal("fee_value"),
-            fiat=(cells.text("fiat") or fiat).upper(),
+            fiat=fiat,
             opportunity=cells.text("opportunity"),
             note=cells.text("note"),
         )
