@@ -290,3 +290,12 @@ def test_bad_rows_are_reported_by_row_and_good_rows_still_import(
         bad = tmp_path / "bad.csv"
         bad.write_text("date,amount\n2024-01-01,1\n")
         import_file(db, bad, "generic")
+
+
+def test_import_text_is_the_same_import_as_a_file(db: Engine) -> None:
+    from realyield.portfolio.imports import import_text
+
+    text = (FIXTURES / "cointracker.csv").read_text()
+    first = import_text(db, "\ufeff" + text, "cointracker", name="upload.csv")
+    assert (first.inserted, first.origin) == (6, "upload.csv")
+    assert import_file(db, FIXTURES / "cointracker.csv", "cointracker").inserted == 0

@@ -6,6 +6,8 @@ idempotently (see ``base.write_events`` for the crash-safety argument).
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -71,18 +73,18 @@ def import_file(
     parse = parser(fmt)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    report = ImportReport(format=fmt, origin=path.name)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            return write_events(
+            return _import_lines(
                 engine,
-                parse(fh, source=fmt, account=account, fiat=fiat.upper()),
-                report,
-                source=fmt,
+                fh,
+                fmt,
+                parse,
+                path.name,
+                file_digest(path),
                 account=account,
-                digest=file_digest(path),
-                book=PriceBook.from_store(engine, max_age=timedelta(days=max_price_age_days)),
-                ids=AssetIds.from_store(engine),
+                fiat=fiat,
+                max_price_age_days=max_price_age_days,
                 batch_size=batch_size,
                 on_batch=on_batch,
             )
@@ -90,4 +92,65 @@ def import_file(
         raise DataError(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8 CSV") from exc
 
 
-__all__ = ["FORMATS", "ImportReport", "Problem", "import_file", "parser"]
+def import_text(
+    engine: Engine,
+    text: str,
+    fmt: str,
+    *,
+    name: str = "upload",
+    account: str = "default",
+    fiat: str = "USD",
+    max_price_age_days: float = 3.0,
+    batch_size: int = 5000,
+) -> ImportReport:
+    """``import_file`` for CSV text already in memory (an API upload).
+
+    Raises:
+        ConfigError: unknown format. DataError: not of this format.
+    """
+    parse = parser(fmt)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _import_lines(
+        engine,
+        io.StringIO(text.lstrip("\ufeff"), newline=""),
+        fmt,
+        parse,
+        name,
+        digest,
+        account=account,
+        fiat=fiat,
+        max_price_age_days=max_price_age_days,
+        batch_size=batch_size,
+        on_batch=None,
+    )
+
+
+def _import_lines(
+    engine: Engine,
+    lines: Iterable[str],
+    fmt: str,
+    parse: Parser,
+    origin: str,
+    digest: str,
+    *,
+    account: str,
+    fiat: str,
+    max_price_age_days: float,
+    batch_size: int,
+    on_batch: Callable[[ImportReport], None] | None,
+) -> ImportReport:
+    return write_events(
+        engine,
+        parse(lines, source=fmt, account=account, fiat=fiat.upper()),
+        ImportReport(format=fmt, origin=origin),
+        source=fmt,
+        account=account,
+        digest=digest,
+        book=PriceBook.from_store(engine, max_age=timedelta(days=max_price_age_days)),
+        ids=AssetIds.from_store(engine),
+        batch_size=batch_size,
+        on_batch=on_batch,
+    )
+
+
+__all__ = ["FORMATS", "ImportReport", "Problem", "import_file", "import_text", "parser"]
