@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -372,7 +372,7 @@ def backup(
 ) -> None:
     """Write a verifiable backup of the ledger."""
     with session() as (settings, engine):
-        target = path or settings.home / "backups" / f"ledger-{date.today():%Y%m%d}.jsonl.gz"
+        target = path or settings.home / "backups" / f"ledger-{clock.today():%Y%m%d}.jsonl.gz"
         result = ledger_backup.backup(engine, target)
     if as_json:
         emit_json(result.as_dict())
