@@ -148,17 +148,22 @@ def list_(
     if as_json:
         emit_json([e.as_dict() for e in events])
         return
-    table = Table(box=SIMPLE_HEAD, pad_edge=False)
-    for name in ("#", "time (UTC)", "kind", "amount", "asset", "for", "value", "note"):
-        table.add_column(name, justify="right" if name in ("#", "amount", "value") else "left")
+    table = Table(box=SIMPLE_HEAD, pad_edge=False, expand=True)
+    table.add_column("#", justify="right", no_wrap=True, width=5)
+    table.add_column("time (UTC)", no_wrap=True, width=16)
+    table.add_column("kind", no_wrap=True, width=14, overflow="ellipsis")
+    table.add_column("movement", no_wrap=True, overflow="ellipsis", width=22)
+    table.add_column("value", justify="right", no_wrap=True, width=10)
+    table.add_column("note", overflow="ellipsis", no_wrap=True, ratio=1)
     for e in events:
+        movement = f"{dec_text(e.amount)} {e.asset}"
+        if e.counter_amount is not None:
+            movement += f" for {dec_text(e.counter_amount)} {e.counter_asset}"
         table.add_row(
             str(e.seq),
             e.time.strftime("%Y-%m-%d %H:%M"),
             e.kind + (f" (reverses #{e.reverses})" if e.reverses else ""),
-            dec_text(e.amount),
-            e.asset,
-            f"{dec_text(e.counter_amount)} {e.counter_asset}" if e.counter_amount else "",
+            movement,
             _money(e.value),
             e.warning or e.note or "",
         )
@@ -183,7 +188,7 @@ def gains(
         title=f"Disposals {year} ({report.method.upper()})", title_justify="left", box=SIMPLE_HEAD
     )
     for name in ("#", "asset", "quantity", "acquired", "disposed", "proceeds", "basis", "gain"):
-        table.add_column(name, justify="left" if name in ("asset",) else "right")
+        table.add_column(name, justify="left" if name in ("asset",) else "right", no_wrap=True)
     for d in report.disposals[:200]:
         acquired = "MISSING" if d.missing else (d.acquired.date().isoformat() if d.acquired else "")
         table.add_row(
