@@ -4,6 +4,7 @@ from stored prices, idempotency, reversals, gains and income, exports, backup/re
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 from pathlib import Path
@@ -90,6 +91,9 @@ def test_gains_and_income_from_the_store_match_the_hand_computation(db: Engine) 
     assert income.total == D("20.4") + D("12.50125")
     assert income.fee_expenses == D("3.6")
     summary = service.ledger_summary(db, 2024).as_dict()
+    # Plain JSON all the way down (what an API route returns), Decimals as exact text.
+    assert json.loads(json.dumps(summary)) == summary
+    assert json.loads(json.dumps(gains.as_dict()))["gain"] == "770.58915"
     eth = next(h for h in summary["holdings"] if h["asset"] == "ETH")
     assert eth["quantity"] == "1.003"  # 2 + 0.006 - 1 - 0.002 - 0.001
     assert D(eth["cost"]) == D("4504.5") + D("20.4") - D("2252.25") - D("4.5045") - D("2.25225")

@@ -79,3 +79,10 @@ def test_events_are_validated() -> None:
         LedgerEvent("mining", when, "ETH", D("1"), "k")
     with pytest.raises(RecordError, match="finite Decimal"):
         LedgerEvent("deposit", when, "ETH", 1.5, "k")  # type: ignore[arg-type]
+
+
+def test_content_keys_ignore_how_a_number_is_written() -> None:
+    from realyield.portfolio.events import content_key
+
+    assert content_key("deposit", D("1.50"), None) == content_key("deposit", D("1.5"), None)
+    assert content_key("deposit", D("1.5"), None) != content_key("deposit", D("1.05"), None)

@@ -92,8 +92,12 @@ def content_key(*parts: object) -> str:
 
     Used when a source gives no id: the same row imported twice gets the same key, so
     it is stored once. Two rows identical in every economic field are one event.
+    Decimals enter in their plain form, so ``1.50`` and ``1.5`` (a spreadsheet that
+    dropped a zero) give the same key.
     """
-    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    text = "\x1f".join(
+        "" if p is None else dec_text(p) if isinstance(p, Decimal) else str(p) for p in parts
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
