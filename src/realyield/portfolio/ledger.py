@@ -143,6 +143,22 @@ def _insert_postgres(conn: Connection, rows: list[dict[str, Any]]) -> int:
     return inserted
 
 
+def stored_keys(conn: Connection, events: Sequence[LedgerEvent]) -> set[tuple[str, str, str]]:
+    """Which of these events' ``(source, account, key)`` are already stored (so an import
+    can skip valuing them; the insert's ``ON CONFLICT`` still guards correctness)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for e in events:
+        groups.setdefault((e.source, e.account), []).append(e.key)
+    found: set[tuple[str, str, str]] = set()
+    for (source, account), keys in groups.items():
+        for start in range(0, len(keys), 900):
+            stmt = select(E.c.key).where(
+                E.c.source == source, E.c.account == account, E.c.key.in_(keys[start : start + 900])
+            )
+            found.update((source, account, key) for (key,) in conn.execute(stmt))
+    return found
+
+
 @dataclass(frozen=True)
 class AddResult:
     """What an insert did: new events and those already stored (same key)."""

@@ -220,17 +220,19 @@ def write_events(
     limit_s = book.max_age.total_seconds()
 
     def flush() -> None:
-        valued = [value_event(e, book, ids) for e in pending]
+        with engine.begin() as conn:
+            known = ledger.stored_keys(conn, pending)
+            fresh = [e for e in pending if (e.source, e.account, e.key) not in known]
+            valued = [value_event(e, book, ids) for e in fresh]
+            inserted = ledger.insert_events(conn, valued, import_id=import_id)
+            ledger.record_batch(conn, import_id, len(pending), inserted)
         for e in valued:
             if e.value is None and e.kind not in MOVE_KINDS:
                 report.unpriced += 1
             elif e.price_age_s is not None and e.price_age_s > limit_s:
                 report.old_prices += 1
-        with engine.begin() as conn:
-            inserted = ledger.insert_events(conn, valued, import_id=import_id)
-            ledger.record_batch(conn, import_id, len(valued), inserted)
         report.inserted += inserted
-        report.duplicates += len(valued) - inserted
+        report.duplicates += len(pending) - inserted
         pending.clear()
         if on_batch is not None:
             on_batch(report)
