@@ -19,13 +19,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, String, and_, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from realyield.core import clock
 from realyield.core.errors import DataError
 from realyield.portfolio.events import LedgerEvent, format_time, parse_time
-from realyield.store.ledger_tables import ledger_events, ledger_imports, ledger_methods
+from realyield.store.ledger_tables import (
+    ExactDecimal,
+    ledger_events,
+    ledger_imports,
+    ledger_methods,
+)
 
 METHODS: Final = ("fifo", "lifo", "hifo", "acb")
 DEFAULT_METHOD: Final = "fifo"
@@ -230,20 +235,26 @@ MOVEMENT_COLUMNS: Final = (
 
 
 def iter_movements(engine: Engine, *, end: datetime | None = None) -> Iterator[tuple[Any, ...]]:
-    """Active events as plain tuples (``MOVEMENT_COLUMNS``), in time order, streamed.
+    """Active events as plain rows (``MOVEMENT_COLUMNS``; decimals as text or Decimal),
+    in time order, streamed.
 
     Why not ``load_events``: the lot engine reads every event since the first one, and
     rebuilding validated records for a million rows would cost more than the
     computation itself; rows were validated when written.
     """
-    stmt = select(*MOVEMENT_COLUMNS).where(_active())
+    # Decimal columns come as the driver gives them (exact text on SQLite, Decimal on
+    # PostgreSQL), without a per-value type processor; the lot engine converts the ones
+    # it uses. For a million rows this saves seconds.
+    raw = [
+        type_coerce(c, String) if isinstance(c.type, ExactDecimal) else c for c in MOVEMENT_COLUMNS
+    ]
+    stmt = select(*raw).where(_active())
     if end is not None:
         stmt = stmt.where(E.c.time < format_time(end))
     stmt = stmt.order_by(E.c.time, E.c.seq)
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=20_000).execute(stmt)
-        for row in result:
-            yield tuple(row)
+        yield from result
 
 
 def get_event(engine: Engine, seq: int) -> LedgerEvent:
