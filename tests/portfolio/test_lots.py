@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
@@ -265,3 +265,29 @@ def test_no_cost_is_ever_lost(
     left = sum((lot.quantity for lot in run.holdings.get("BTC", [])), D(0))
     missing = sum((d.quantity for d in report.disposals if d.missing), D(0))
     assert left == max(bought - sold, D(0)) and missing == max(sold - bought, D(0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    buys=st.lists(st.tuples(amounts, amounts), min_size=1, max_size=6),
+    sells=st.lists(st.tuples(amounts, amounts), min_size=1, max_size=6),
+    methods=st.tuples(*[st.sampled_from(["fifo", "lifo", "hifo", "acb"])] * 3),
+)
+def test_switching_methods_between_years_loses_nothing(
+    buys: list[tuple[D, D]], sells: list[tuple[D, D]], methods: tuple[str, str, str]
+) -> None:
+    """Buys in 2023, sales spread over 2024 and 2025 under any methods per year."""
+    events = [buy(at(2023, 1, 1 + i), str(q), str(c)) for i, (q, c) in enumerate(buys)]
+    events += [sell(at(2024 + i % 2, 6, 1 + i), str(q), str(p)) for i, (q, p) in enumerate(sells)]
+    events.sort(key=lambda e: e.time)
+    chosen = dict(zip((2023, 2024, 2025), methods, strict=True))
+    run = replay(moves(events), chosen)
+    assert run.methods == {y: chosen[y] for y in run.methods}
+    used = exact_sum(d.basis for d in run.disposals if not d.missing)
+    held = exact_sum(lot.cost for lot in run.holdings.get("BTC", []))
+    assert exact_sum((used, held, -exact_sum(c for _, c in buys))) == 0
+    assert all(
+        d.term == ("long" if d.disposed - d.acquired > timedelta(days=365) else "short")
+        for d in run.disposals
+        if d.acquired is not None
+    )
