@@ -127,7 +127,7 @@ def test_sync_stores_trades_and_ledger_once(db: Engine) -> None:
 
 
 def test_private_history_needs_keys_and_errors_are_ours() -> None:
-    with pytest.raises(ConfigError, match="REALYIELD_EXCHANGE_API_KEY"):
+    with pytest.raises(ConfigError, match="REALYIELD_KRAKEN_API_KEY"):
         ExchangeClient.with_credentials("kraken", api_key="", secret="")
     api, _ = kraken(
         {"/0/private/TradesHistory": Reply(data={"error": ["EAPI:Invalid key"], "result": {}})},

@@ -256,17 +256,18 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     """Import the account's trades and ledger from an exchange (read-only API keys from
-    REALYIELD_EXCHANGE_API_KEY / _SECRET / _PASSWORD); syncing again adds only new ones."""
+    REALYIELD_<EXCHANGE>_API_KEY / _SECRET / _PASSWORD); syncing again adds only new ones."""
     with session() as (settings, engine):
         try:
             start = datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None
         except ValueError as exc:
             raise fail(ConfigError(f"--since {since!r} is not a YYYY-MM-DD date")) from exc
+        stem = f"REALYIELD_{exchange.upper()}"
         client = ExchangeClient.with_credentials(
             exchange,
-            api_key=os.environ.get("REALYIELD_EXCHANGE_API_KEY", ""),
-            secret=os.environ.get("REALYIELD_EXCHANGE_SECRET", ""),
-            password=os.environ.get("REALYIELD_EXCHANGE_PASSWORD") or None,
+            api_key=os.environ.get(f"{stem}_API_KEY", ""),
+            secret=os.environ.get(f"{stem}_SECRET", ""),
+            password=os.environ.get(f"{stem}_PASSWORD") or None,
             timeout_s=settings.http_timeout_s,
         )
         report, skipped = sync_exchange(

@@ -124,8 +124,8 @@ class ExchangeClient:
         if not api_key or not secret:
             raise ConfigError(
                 f"{exchange_id}: private history needs an API key and secret (read-only "
-                "permissions are enough); set REALYIELD_EXCHANGE_API_KEY and "
-                "REALYIELD_EXCHANGE_SECRET in the environment"
+                f"permissions are enough); set REALYIELD_{exchange_id.upper()}_API_KEY and "
+                f"REALYIELD_{exchange_id.upper()}_SECRET in the environment"
             )
         config: dict[str, Any] = {
             "enableRateLimit": True,
