@@ -15,6 +15,7 @@ from realyield.cli import (
     demo,
     execution,
     indices,
+    ledger,
     monitor,
     plan,
     scores,
@@ -43,5 +44,6 @@ app.command("rebalance")(execution.rebalance)
 app.command("backtest")(backtest.backtest)
 app.command("serve")(serve.serve)
 app.add_typer(serve.key_app, name="api-key")
+app.add_typer(ledger.ledger_app, name="ledger")
 
 __all__ = ["app"]

@@ -77,6 +77,11 @@ class Settings:
     api_job_retention_days: float = 7.0  # finished jobs (and results) kept this long
     api_data_check_s: float = 2.0  # how often the API looks for new data in the store
     api_dashboard_jobs: bool = True  # the dashboard (loopback clients) may run jobs
+    # --- portfolio ledger ---
+    ledger_fiat: str = "USD"  # the fiat of fair-market values (stored prices are USD)
+    ledger_price_max_age_days: float = 3.0  # older prices are used but flagged on the event
+    ledger_import_batch: int = 5000  # events per import transaction
+    ledger_tax_rate: float = 0.30  # income tax rate of projected income, fraction
 
     @property
     def database_path(self) -> Path:

@@ -10,13 +10,15 @@ Keeping every ``import ccxt`` here means
 * credentials live on one object whose ``repr`` and error messages are scrubbed;
 * upgrading or replacing ccxt touches one package.
 
-For now it serves public market data (markets, daily OHLCV, daily prices); execution
-will trade through the same client later.
+It serves public market data (markets, daily OHLCV, daily prices) and, with read-only
+keys, the account's own history (``fetch_my_trades``, ``fetch_ledger``, paged to the
+end) for the portfolio ledger; execution will trade through the same client later.
 """
 
 from __future__ import annotations
 
 from realyield.exchange.candles import USD_QUOTES, Candle
 from realyield.exchange.client import ExchangeClient
+from realyield.exchange.history import AccountTrade, LedgerEntry
 
-__all__ = ["USD_QUOTES", "Candle", "ExchangeClient"]
+__all__ = ["USD_QUOTES", "AccountTrade", "Candle", "ExchangeClient", "LedgerEntry"]

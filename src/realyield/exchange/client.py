@@ -26,6 +26,13 @@ from realyield.core.errors import ConfigError, DataError, SourceError, Temporary
 from realyield.core.model import PricePoint
 from realyield.core.retry import stop_policy
 from realyield.exchange.candles import USD_QUOTES, Candle, candle_from_row, day_start_ms
+from realyield.exchange.history import (
+    AccountTrade,
+    LedgerEntry,
+    page_through,
+    parse_ledger_entry,
+    parse_trade,
+)
 from realyield.exchange.translate import credential_values, has_credentials, translate_error
 
 T = TypeVar("T")
@@ -96,6 +103,40 @@ class ExchangeClient:
             f"ExchangeClient(exchange_id={self._exchange_id!r}, timeout_s={self._timeout_s:g}, "
             f"credentials={credentials}, markets_loaded={self._markets is not None})"
         )
+
+    @classmethod
+    def with_credentials(
+        cls,
+        exchange_id: str,
+        *,
+        api_key: str,
+        secret: str,
+        password: str | None = None,
+        timeout_s: float = 20.0,
+        **kwargs: Any,
+    ) -> ExchangeClient:
+        """A client that can read the account's private history (keys are never shown).
+
+        Raises:
+            ConfigError: unknown exchange id, or an empty key or secret.
+        """
+        _check_exchange_id(exchange_id)
+        if not api_key or not secret:
+            raise ConfigError(
+                f"{exchange_id}: private history needs an API key and secret (read-only "
+                f"permissions are enough); set REALYIELD_{exchange_id.upper()}_API_KEY and "
+                f"REALYIELD_{exchange_id.upper()}_SECRET in the environment"
+            )
+        config: dict[str, Any] = {
+            "enableRateLimit": True,
+            "timeout": round(timeout_s * 1000),
+            "apiKey": api_key,
+            "secret": secret,
+        }
+        if password:
+            config["password"] = password
+        api = getattr(ccxt, exchange_id)(config)
+        return cls(exchange_id, api=api, timeout_s=timeout_s, **kwargs)
 
     @property
     def exchange_id(self) -> str:
@@ -213,7 +254,60 @@ class ExchangeClient:
             for candle in self.fetch_daily_ohlcv(symbol, since, until)
         ]
 
+    def fetch_my_trades(
+        self, since: datetime | None = None, *, symbol: str | None = None, page_limit: int = 50
+    ) -> list[AccountTrade]:
+        """Every trade of the account since ``since`` (all pages, deduplicated, oldest
+        first). Needs credentials (``with_credentials``).
+
+        Raises:
+            SourceError: the exchange has no ``fetchMyTrades``, rejected the keys, or
+                failed for good. DataError: a malformed trade.
+        """
+        self._require("fetchMyTrades", "fetch my trades")
+        items = page_through(
+            self._exchange_id,
+            "fetch my trades",
+            self._call,
+            self._api.fetch_my_trades,
+            since_ms=_ms(since),
+            page_limit=page_limit,
+            args=(symbol,),
+        )
+        return [parse_trade(item, self._exchange_id) for item in items]
+
+    def fetch_ledger(
+        self, since: datetime | None = None, *, code: str | None = None, page_limit: int = 50
+    ) -> list[LedgerEntry]:
+        """Every balance change of the account since ``since`` (deposits, withdrawals,
+        staking rewards, trades...), all pages, deduplicated, oldest first.
+
+        Raises:
+            SourceError: the exchange has no ``fetchLedger``, rejected the keys, or
+                failed for good. DataError: a malformed entry.
+        """
+        self._require("fetchLedger", "fetch ledger")
+        items = page_through(
+            self._exchange_id,
+            "fetch ledger",
+            self._call,
+            self._api.fetch_ledger,
+            since_ms=_ms(since),
+            page_limit=page_limit,
+            args=(code,),
+        )
+        return [parse_ledger_entry(item, self._exchange_id) for item in items]
+
     # -- internals -------------------------------------------------------------------
+
+    def _require(self, capability: str, operation: str) -> None:
+        has = getattr(self._api, "has", None) or {}
+        if not has.get(capability):
+            raise SourceError(
+                f"{self._exchange_id}: {operation} is not supported by this exchange in ccxt; "
+                "import its CSV export instead (realyield ledger import)",
+                source=self._exchange_id,
+            )
 
     def _market(self, symbol: str) -> Mapping[str, Any]:
         markets = self.markets()
@@ -278,6 +372,14 @@ def _check_exchange_id(exchange_id: str) -> None:
         f"unknown exchange id {exchange_id!r}: ccxt has no such exchange.{hint} See the "
         'valid ids with: python -c "import ccxt; print(ccxt.exchanges)"'
     )
+
+
+def _ms(when: datetime | None) -> int | None:
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        raise ConfigError(f"since = {when!r}: give a timezone-aware datetime (UTC)")
+    return int(when.timestamp() * 1000)
 
 
 def _check_day(name: str, value: object) -> None:

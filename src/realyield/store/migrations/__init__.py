@@ -64,12 +64,23 @@ def _v4_api_keys_and_jobs(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _v5_ledger_tables(conn: Connection) -> None:
+    """The portfolio ledger (self-contained: renumber freely when merging)."""
+    from realyield.store import ledger_tables
+
+    for table in ledger_tables.LEDGER_TABLES:
+        table.create(conn, checkfirst=True)
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 #: (version, description, step). Append only; never edit a released step.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "opportunities, apy_history, assets, prices", _v1_initial),
     (2, "series_info and refresh_runs", _v2_series_and_runs),
     (3, "alerts, alert deliveries, order journal, paper balances", _v3_monitor_and_execution),
     (4, "api_keys and api_jobs (REST API)", _v4_api_keys_and_jobs),
+    (5, "portfolio ledger: events, imports, methods per tax year", _v5_ledger_tables),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

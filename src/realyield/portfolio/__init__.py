@@ -1,0 +1,9 @@
+"""Portfolio: a ledger of every yield event, cost-basis lots, tax reports, projections.
+
+Layout: ``events`` (the validated record), ``ledger`` (append-only storage),
+``pricing`` (fair-market values from stored prices), ``lots`` (FIFO/LIFO/HIFO/average
+cost), ``reports`` (gains and income per tax year), ``imports/`` and ``exports/`` (one
+module per file format), ``backup`` (portable ledger backups), ``projection``
+(expected income of a portfolio on the indices) and ``service`` (the functions the
+CLI and the API call).
+"""

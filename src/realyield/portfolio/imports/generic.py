@@ -1,0 +1,87 @@
+"""realyield's own generic CSV: one event per row, every field of ``LedgerEvent``.
+
+Columns (docs/ledger.md): ``time,kind,asset,amount`` are required;
+``counter_asset,counter_amount,fee_asset,fee_amount,value,fee_value,fiat,opportunity,
+source,account,key,note`` are optional. ``time`` is ISO 8601 (no offset means UTC). Without
+a ``key`` the key is a hash of the economic fields, so re-importing is idempotent.
+The export writes exactly these columns, so an export imports back unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from realyield.portfolio.events import LedgerEvent, content_key
+from realyield.portfolio.imports.base import Cells, Parsed, csv_rows, guarded, parse_utc
+
+COLUMNS = (
+    "time",
+    "kind",
+    "asset",
+    "amount",
+    "counter_asset",
+    "counter_amount",
+    "fee_asset",
+    "fee_amount",
+    "value",
+    "fee_value",
+    "fiat",
+    "opportunity",
+    "source",
+    "account",
+    "key",
+    "note",
+)
+REQUIRED = ("time", "kind", "asset", "amount")
+
+
+def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+    """Events (or row problems) from the lines of a generic CSV."""
+
+    def build(cells: Cells) -> LedgerEvent:
+        time = parse_utc(cells.required("time"), (), cells.number, "time")
+        kind = cells.required("kind").lower()
+        asset = cells.required("asset")
+        amount = cells.decimal("amount")
+        if amount is None:
+            raise cells.fail("'amount' is empty")
+        counter_asset = cells.text("counter_asset")
+        counter_amount = cells.decimal("counter_amount")
+        fee_asset = cells.text("fee_asset")
+        fee_amount = cells.decimal("fee_amount")
+        row_fiat = (cells.text("fiat") or fiat).upper()
+        if row_fiat != fiat:
+            raise cells.fail(
+                f"fiat {row_fiat} differs from the ledger's fiat {fiat}: one ledger keeps "
+                "one fiat (set ledger_fiat, or convert the values)"
+            )
+        key = cells.text("key") or content_key(
+            kind,
+            time.isoformat(),
+            asset,
+            amount,
+            counter_asset,
+            counter_amount,
+            fee_asset,
+            fee_amount,
+        )
+        return LedgerEvent(
+            kind=kind,
+            time=time,
+            asset=asset,
+            amount=amount,
+            key=key,
+            source=cells.text("source") or source,
+            account=cells.text("account") or account,
+            counter_asset=counter_asset,
+            counter_amount=counter_amount,
+            fee_asset=fee_asset,
+            fee_amount=fee_amount,
+            value=cells.decimal("value"),
+            fee_value=cells.decimal("fee_value"),
+            fiat=fiat,
+            opportunity=cells.text("opportunity"),
+            note=cells.text("note"),
+        )
+
+    return guarded(csv_rows(lines, REQUIRED, "generic ledger CSV"), build)

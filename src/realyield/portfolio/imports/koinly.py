@@ -1,0 +1,120 @@
+"""Koinly's universal CSV template, in and out of the ledger.
+
+Columns: ``Date, Sent Amount, Sent Currency, Received Amount, Received Currency,
+Fee Amount, Fee Currency, Net Worth Amount, Net Worth Currency, Label, Description,
+TxHash``. Dates are UTC (``2024-01-31 14:25 UTC``). A row with only a received side is
+a deposit or, by its label, income; only a sent side, a withdrawal or a cost; both, a
+trade (or a liquidity move by label). ``Net Worth`` in the ledger's fiat is the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+from realyield.portfolio.events import LedgerEvent, content_key
+from realyield.portfolio.imports.base import Cells, Parsed, csv_rows, guarded, parse_utc
+
+COLUMNS: Final = (
+    "Date",
+    "Sent Amount",
+    "Sent Currency",
+    "Received Amount",
+    "Received Currency",
+    "Fee Amount",
+    "Fee Currency",
+    "Net Worth Amount",
+    "Net Worth Currency",
+    "Label",
+    "Description",
+    "TxHash",
+)
+REQUIRED: Final = ("Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency")
+DATE_FORMATS: Final = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+#: Koinly labels of incoming rows -> ledger kinds (lower case).
+INCOMING: Final = {
+    "reward": "staking_reward",
+    "staking": "staking_reward",
+    "lending interest": "lending_interest",
+    "loan interest": "lending_interest",
+    "interest": "lending_interest",
+    "airdrop": "airdrop",
+    "income": "income",
+    "other income": "income",
+    "mining": "income",
+    "fork": "income",
+    "unstake": "unstake",
+}
+#: Koinly labels of outgoing rows -> ledger kinds.
+OUTGOING: Final = {
+    "cost": "gas_fee",
+    "fee": "gas_fee",
+    "stake": "stake",
+}
+#: Labels of two-sided rows.
+SWAPS: Final = {
+    "liquidity in": "lp_add",
+    "add to pool": "lp_add",
+    "liquidity out": "lp_remove",
+    "remove from pool": "lp_remove",
+}
+#: Ledger kinds -> Koinly label on export (the issue's Reward / Lending interest /
+#: Income / Airdrop, plus the movement labels Koinly knows).
+LABELS: Final = {
+    "staking_reward": "Reward",
+    "lending_interest": "Lending interest",
+    "lp_fee": "Income",
+    "income": "Income",
+    "airdrop": "Airdrop",
+    "gas_fee": "Cost",
+    "stake": "Stake",
+    "unstake": "Unstake",
+    "lp_add": "Liquidity in",
+    "lp_remove": "Liquidity out",
+}
+
+
+def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+    """Events (or row problems) from a Koinly universal CSV."""
+
+    def build(cells: Cells) -> LedgerEvent:
+        time = parse_utc(cells.required("Date"), DATE_FORMATS, cells.number, "Date")
+        sent, sent_cur = cells.decimal("Sent Amount"), cells.text("Sent Currency")
+        got, got_cur = cells.decimal("Received Amount"), cells.text("Received Currency")
+        fee, fee_cur = cells.decimal("Fee Amount"), cells.text("Fee Currency")
+        label = (cells.text("Label") or "").lower()
+        worth, worth_cur = cells.decimal("Net Worth Amount"), cells.text("Net Worth Currency")
+        has_sent = sent is not None and sent_cur is not None and sent > 0
+        has_got = got is not None and got_cur is not None and got > 0
+        if has_got and has_sent:
+            kind = SWAPS.get(label, "trade")
+            asset, amount, counter, counter_amount = got_cur, got, sent_cur, sent
+        elif has_got:
+            kind = INCOMING.get(label, "deposit")
+            asset, amount, counter, counter_amount = got_cur, got, None, None
+        elif has_sent:
+            kind = OUTGOING.get(label, "withdrawal")
+            asset, amount, counter, counter_amount = sent_cur, sent, None, None
+        else:
+            raise cells.fail("neither a sent nor a received amount with its currency")
+        txhash = cells.text("TxHash")
+        digest = content_key(time.isoformat(), sent, sent_cur, got, got_cur, fee, fee_cur, label)
+        return LedgerEvent(
+            kind=kind,
+            time=time,
+            asset=str(asset),
+            amount=amount,  # type: ignore[arg-type]
+            key=f"{txhash}:{digest[:12]}" if txhash else digest,
+            source=source,
+            account=account,
+            counter_asset=counter,
+            counter_amount=counter_amount,
+            fee_asset=fee_cur if fee is not None else None,
+            fee_amount=fee if fee_cur is not None else None,
+            value=worth if worth is not None and (worth_cur or fiat).upper() == fiat else None,
+            fiat=fiat,
+            note=cells.text("Description"),
+        )
+
+    return guarded(csv_rows(lines, REQUIRED, "Koinly universal CSV"), build)
