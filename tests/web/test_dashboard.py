@@ -231,6 +231,27 @@ def test_review_form_reviews_a_quarter_and_draws_earned_against_expected(page: P
     page.shot("review")
 
 
+def test_portfolio_page_shows_holdings_gains_and_income(page: Page, live_api: LiveApi) -> None:
+    from realyield.portfolio import service
+    from realyield.portfolio.imports import import_text
+
+    generic = Path(__file__).parents[1] / "fixtures" / "ledger" / "generic.csv"
+    import_text(live_api.engine, generic.read_text(), "generic", name="generic.csv")
+    year = service.latest_year(live_api.engine)
+    assert year is not None
+    tab = page.open(f"/portfolio?year={year}")
+    assert_states_data(tab)
+    summary = service.ledger_summary(live_api.engine, year).as_dict()
+    figures = tab.locator("#ledger-figures").inner_text()
+    assert summary["gains"]["gain"] in figures and summary["income"]["total"] in figures
+    assert tab.locator("#holdings tbody tr").count() == len(summary["holdings"])
+    assert page.charts(2) >= 2
+    page.shot("portfolio")
+    import httpx
+
+    assert httpx.get(f"{live_api.url}/portfolio?year=1999").status_code == 404
+
+
 def test_alerts_page_shows_stored_alerts_or_says_nobody_looks(
     page: Page, live_api: LiveApi
 ) -> None:

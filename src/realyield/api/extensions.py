@@ -23,7 +23,7 @@ from realyield.api.analysis_jobs import BACKTEST, PLAN
 from realyield.api.jobs import JobKind
 from realyield.api.monitor_jobs import REBALANCE_PLAN, REVIEW
 from realyield.api.replay_job import INDEX_LEVELS
-from realyield.api.routers import alerts, indices, jobs, meta, opportunities
+from realyield.api.routers import alerts, indices, jobs, ledger, meta, opportunities
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     opportunities.router,
     indices.router,
     alerts.router,
+    ledger.router,
     jobs.router,
 )
 

@@ -111,6 +111,17 @@ def ledger_summary(engine: Engine, year: int, *, fiat: str = "USD") -> LedgerSum
     )
 
 
+def latest_year(engine: Engine) -> int | None:
+    """The calendar year of the newest stored event (``None``: the ledger is empty)."""
+    from sqlalchemy import func, select
+
+    from realyield.store.ledger_tables import ledger_events
+
+    with engine.connect() as conn:
+        newest = conn.execute(select(func.max(ledger_events.c.time))).scalar()
+    return int(str(newest)[:4]) if newest else None
+
+
 def list_events(
     engine: Engine,
     *,

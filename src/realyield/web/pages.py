@@ -33,6 +33,7 @@ from realyield.api.state import app_state, snapshot
 from realyield.core.errors import ConfigError, NotFoundError
 from realyield.monitor.alerts import active_alerts, monitor_configured
 from realyield.planning.profiles import RISK_LEVELS, WITHDRAWAL_RULES, presets
+from realyield.portfolio import service as portfolio_service
 
 HERE = Path(__file__).parent
 _env = Environment(
@@ -68,6 +69,9 @@ class Page:
     title: str
     context: Context
     nav: str | None = None  # label in the navigation bar; None: not listed
+    #: False for pages over data outside the data version (the ledger): rendered on
+    #: every request, and given the query parameters too
+    cached: bool = True
 
 
 def plotly_js_path() -> Path:
@@ -133,6 +137,21 @@ def _review(snap: DataSnapshot, _params: dict[str, str]) -> dict[str, Any]:
     return {"indices": sorted(snap.definitions), "quarter": f"{year}Q{q}"}
 
 
+def _portfolio(snap: DataSnapshot, params: dict[str, str]) -> dict[str, Any]:
+    latest = portfolio_service.latest_year(snap.engine)
+    if latest is None:
+        return {"ledger": None, "years": []}
+    try:
+        year = int(params.get("year", latest))
+    except ValueError as exc:
+        raise NotFoundError(f"year {params.get('year')!r} is not a tax year") from exc
+    years = list(range(latest, max(latest - 10, 1969), -1))
+    if year not in years:
+        raise NotFoundError(f"no tax year {year} here; the ledger's years run to {latest}")
+    summary = portfolio_service.ledger_summary(snap.engine, year)
+    return {"ledger": summary.as_dict(), "years": years}
+
+
 PAGES: list[Page] = [
     Page("/", "overview.html", "Overview", _overview, nav="Overview"),
     Page("/screener", "screener.html", "Screener", _screener, nav="Screener"),
@@ -140,6 +159,7 @@ PAGES: list[Page] = [
     Page("/backtest", "backtest.html", "Backtest", _backtest, nav="Backtest"),
     Page("/alerts", "alerts.html", "Alerts", _alerts, nav="Alerts"),
     Page("/review", "review.html", "Review", _review, nav="Review"),
+    Page("/portfolio", "portfolio.html", "Portfolio & tax", _portfolio, "Portfolio", False),
     Page("/indices/{name}", "index.html", "Index", _index),
     Page("/opportunities/{id}", "opportunity.html", "Opportunity", _opportunity),
 ]
@@ -171,6 +191,10 @@ def _page_route(page: Page) -> Callable[..., Any]:
         params = {k: str(v) for k, v in request.path_params.items()}
         try:
             snap = await snapshot(request)
+            if not page.cached:
+                params = {**{k: str(v) for k, v in request.query_params.items()}, **params}
+                body = await run_in_threadpool(_render, page, state, snap, params)
+                return HTMLResponse(body, headers={"Cache-Control": "no-store"})
             key = f"page|{page.path}|{sorted(params.items())}"
             cached = snap.cached(key)
             if cached is None:

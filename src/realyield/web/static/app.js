@@ -387,6 +387,19 @@ function reviewPage() {
   });
 }
 
+function portfolioPage() {
+  const ledger = pageData().ledger;
+  if (!ledger) return;
+  const cost = {};
+  for (const h of ledger.holdings) if (Number(h.cost) > 0) cost[h.asset] = Number(h.cost);
+  ryDonut("holdings-donut", "Holdings by cost basis", cost);
+  const cats = Object.keys(ledger.income.categories);
+  Plotly.newPlot("income-bars", [{
+    type: "bar", x: cats, y: cats.map((k) => Number(ledger.income.categories[k].value)),
+    marker: { color: RY.income }, name: "income",
+  }], layout({ title: { text: `Income ${ledger.year}, ${ledger.income.fiat}` }, height: 320 }), PLOT_CONFIG);
+}
+
 const PAGES = {
   overview: overviewPage,
   index: indexPage,
@@ -395,6 +408,7 @@ const PAGES = {
   planner: plannerPage,
   backtest: backtestPage,
   review: reviewPage,
+  portfolio: portfolioPage,
 };
 
 document.addEventListener("DOMContentLoaded", () => {
