@@ -36,9 +36,10 @@ unit: $(VENV)/.installed-dev
 
 test: lint typecheck unit
 
+# every benchmark, on demand (bench_backtest's vectorbt comparison needs `pip install -e '.[bench]'`)
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_import.py
-	$(BIN)/python benchmarks/bench_api.py
+	cd benchmarks && for b in import scoring forecast weights indices planner backtest ledger monitor api; do \
+	  echo "== bench_$$b"; ../$(BIN)/python bench_$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
