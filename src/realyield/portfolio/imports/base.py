@@ -121,6 +121,49 @@ class Cells:
         return RowError(self.number, message)
 
 
+@dataclass(frozen=True, slots=True)
+class Legs:
+    """A sent/received row read as one event: what came in (or went out) and, for a
+    swap, what went the other way."""
+
+    kind: str
+    asset: str
+    amount: Decimal
+    counter_asset: str | None = None
+    counter_amount: Decimal | None = None
+
+
+def _side(amount: Decimal | None, currency: str | None) -> tuple[Decimal, str] | None:
+    return (amount, currency) if amount is not None and currency and amount > 0 else None
+
+
+def two_sided(
+    cells: Cells,
+    received: tuple[Decimal | None, str | None],
+    sent: tuple[Decimal | None, str | None],
+    *,
+    swap: str,
+    incoming: str,
+    outgoing: str,
+) -> Legs:
+    """The event of a row with a received and a sent side (Koinly, CoinTracker): both
+    sides -> ``swap`` (received is the asset, sent the counter leg); one side ->
+    ``incoming`` or ``outgoing``. A side counts when its amount is above zero and has a
+    currency.
+
+    Raises:
+        RowError: neither side is there.
+    """
+    got, out = _side(*received), _side(*sent)
+    if got is not None and out is not None:
+        return Legs(swap, got[1], got[0], out[1], out[0])
+    if got is not None:
+        return Legs(incoming, got[1], got[0])
+    if out is not None:
+        return Legs(outgoing, out[1], out[0])
+    raise cells.fail("neither a received nor a sent amount with its currency")
+
+
 def parse_utc(text: str, formats: Sequence[str], row: int, column: str) -> datetime:
     """A UTC instant from ``text`` in the first matching format (ISO 8601 otherwise).
 

@@ -14,7 +14,14 @@ from collections.abc import Iterable, Iterator
 from typing import Final
 
 from realyield.portfolio.events import LedgerEvent, content_key
-from realyield.portfolio.imports.base import Cells, Parsed, csv_rows, guarded, parse_utc
+from realyield.portfolio.imports.base import (
+    Cells,
+    Parsed,
+    csv_rows,
+    guarded,
+    parse_utc,
+    two_sided,
+)
 
 COLUMNS: Final = (
     "Date",
@@ -65,28 +72,24 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         sent, sent_cur = cells.decimal("Sent Quantity"), cells.text("Sent Currency")
         fee, fee_cur = cells.decimal("Fee Amount"), cells.text("Fee Currency")
         tag = (cells.text("Tag") or "").lower()
-        has_got = got is not None and got_cur is not None and got > 0
-        has_sent = sent is not None and sent_cur is not None and sent > 0
-        if has_got and has_sent:
-            kind, asset, amount, counter, counter_amount = "trade", got_cur, got, sent_cur, sent
-        elif has_got:
-            kind = RECEIVE_TAGS.get(tag, "deposit")
-            asset, amount, counter, counter_amount = got_cur, got, None, None
-        elif has_sent:
-            kind = SEND_TAGS.get(tag, "withdrawal")
-            asset, amount, counter, counter_amount = sent_cur, sent, None, None
-        else:
-            raise cells.fail("neither a received nor a sent quantity with its currency")
+        legs = two_sided(
+            cells,
+            (got, got_cur),
+            (sent, sent_cur),
+            swap="trade",
+            incoming=RECEIVE_TAGS.get(tag, "deposit"),
+            outgoing=SEND_TAGS.get(tag, "withdrawal"),
+        )
         return LedgerEvent(
-            kind=kind,
+            kind=legs.kind,
             time=time,
-            asset=str(asset),
-            amount=amount,  # type: ignore[arg-type]
+            asset=legs.asset,
+            amount=legs.amount,
             key=content_key(time.isoformat(), got, got_cur, sent, sent_cur, fee, fee_cur, tag),
             source=source,
             account=account,
-            counter_asset=counter,
-            counter_amount=counter_amount,
+            counter_asset=legs.counter_asset,
+            counter_amount=legs.counter_amount,
             fee_asset=fee_cur if fee is not None else None,
             fee_amount=fee if fee_cur is not None else None,
             fiat=fiat,

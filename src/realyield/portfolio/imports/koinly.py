@@ -13,7 +13,14 @@ from collections.abc import Iterable, Iterator
 from typing import Final
 
 from realyield.portfolio.events import LedgerEvent, content_key
-from realyield.portfolio.imports.base import Cells, Parsed, csv_rows, guarded, parse_utc
+from realyield.portfolio.imports.base import (
+    Cells,
+    Parsed,
+    csv_rows,
+    guarded,
+    parse_utc,
+    two_sided,
+)
 
 COLUMNS: Final = (
     "Date",
@@ -85,31 +92,26 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         fee, fee_cur = cells.decimal("Fee Amount"), cells.text("Fee Currency")
         label = (cells.text("Label") or "").lower()
         worth, worth_cur = cells.decimal("Net Worth Amount"), cells.text("Net Worth Currency")
-        has_sent = sent is not None and sent_cur is not None and sent > 0
-        has_got = got is not None and got_cur is not None and got > 0
-        if has_got and has_sent:
-            kind = SWAPS.get(label, "trade")
-            asset, amount, counter, counter_amount = got_cur, got, sent_cur, sent
-        elif has_got:
-            kind = INCOMING.get(label, "deposit")
-            asset, amount, counter, counter_amount = got_cur, got, None, None
-        elif has_sent:
-            kind = OUTGOING.get(label, "withdrawal")
-            asset, amount, counter, counter_amount = sent_cur, sent, None, None
-        else:
-            raise cells.fail("neither a sent nor a received amount with its currency")
+        legs = two_sided(
+            cells,
+            (got, got_cur),
+            (sent, sent_cur),
+            swap=SWAPS.get(label, "trade"),
+            incoming=INCOMING.get(label, "deposit"),
+            outgoing=OUTGOING.get(label, "withdrawal"),
+        )
         txhash = cells.text("TxHash")
         digest = content_key(time.isoformat(), sent, sent_cur, got, got_cur, fee, fee_cur, label)
         return LedgerEvent(
-            kind=kind,
+            kind=legs.kind,
             time=time,
-            asset=str(asset),
-            amount=amount,  # type: ignore[arg-type]
+            asset=legs.asset,
+            amount=legs.amount,
             key=f"{txhash}:{digest[:12]}" if txhash else digest,
             source=source,
             account=account,
-            counter_asset=counter,
-            counter_amount=counter_amount,
+            counter_asset=legs.counter_asset,
+            counter_amount=legs.counter_amount,
             fee_asset=fee_cur if fee is not None else None,
             fee_amount=fee if fee_cur is not None else None,
             value=worth if worth is not None and (worth_cur or fiat).upper() == fiat else None,
