@@ -230,6 +230,8 @@ def test_bad_inputs_are_refused_with_the_field_named() -> None:
         PlanConfig(capital=1.0, income_per_year=1.0, withdrawal="yolo")
     with pytest.raises(ConfigError, match="tax_income"):
         PlanConfig(capital=1.0, income_per_year=1.0, tax_income=1.2)
+    with pytest.raises(ConfigError, match="percent_rate"):
+        PlanConfig(capital=1.0, income_per_year=1.0, withdrawal="percent", percent_rate=0.0)
     with pytest.raises(ConfigError, match="yield real"):
         YieldModel(-0.01)
     with pytest.raises(ConfigError, match="finite and above -100%"):

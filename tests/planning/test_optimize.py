@@ -119,6 +119,24 @@ def test_schedule_matches_a_zero_volatility_simulation() -> None:
     assert rows[0].withdrawal == 0 and rows[4].withdrawal == pytest.approx(3 * 30_000 / 12 * 1.03)
 
 
+@pytest.mark.parametrize("rate", [None, 0.04])
+def test_schedule_matches_the_simulation_under_the_percent_rule(rate: float | None) -> None:
+    cfg = PlanConfig(
+        capital=250_000,
+        income_per_year=15_000,
+        horizon_years=4,
+        withdrawal="percent",
+        percent_rate=rate,
+        tax_income=0.1,
+    )
+    rows = schedule(cfg, {"a": 1.0}, {"a": SleeveYield(0.02)}, frequency="month")
+    sim = simulate(cfg, Constant(0.0), YieldModel(0.02), paths=1, seed=0)
+    for year in range(4):
+        assert rows[12 * year + 11].capital_end == pytest.approx(sim.capital[0, year], rel=1e-12)
+    first = (rate if rate is not None else 15_000 / 250_000) * 250_000 / 12
+    assert rows[0].withdrawal == pytest.approx(first)
+
+
 def test_index_monthly_returns_use_holdings_and_treat_stablecoins_as_flat() -> None:
     days = pl.date_range(date(2020, 1, 1), date(2021, 12, 31), eager=True)
     n = days.len()

@@ -89,7 +89,8 @@ def schedule(
             }
         if t >= config.start_month and (t % 12 == 0 or t == config.start_month):
             if config.withdrawal == "percent":
-                w_month = v * (config.percent_rate or wr0) / 12.0
+                pct = wr0 if config.percent_rate is None else config.percent_rate
+                w_month = v * pct / 12.0
             elif config.withdrawal == "guardrails" and t != config.start_month:
                 w_month *= 1.0 + config.inflation
                 now = 12.0 * w_month / v if v > 0 else float("inf")

@@ -86,6 +86,10 @@ class PlanConfig:
             v = getattr(self, name)
             if not 0.0 <= v < 1.0 + (name == "reinvest"):
                 raise ConfigError(f"{name} must be a fraction in [0, 1), got {v!r}")
+        if self.percent_rate is not None and not 0.0 < self.percent_rate < 1.0:
+            raise ConfigError(
+                f"percent_rate must be a yearly fraction in (0, 1), got {self.percent_rate!r}"
+            )
         if not -0.5 < self.inflation < 1.0:
             raise ConfigError(f"inflation must be a yearly fraction, got {self.inflation!r}")
 

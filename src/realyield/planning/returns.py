@@ -45,19 +45,15 @@ class MonthlyReturns:
         return np.asarray(self.matrix @ w, dtype=np.float64)
 
 
-def exposures(comp: IndexComposition, stable: Set[str]) -> tuple[dict[str, float], float]:
-    """Weight per non-stable underlying asset, and the weight that is flat (stablecoins,
-    holdings without any underlying)."""
+def exposures(comp: IndexComposition, stable: Set[str]) -> dict[str, float]:
+    """Weight per non-stable underlying asset (each holding split equally over its
+    underlyings); stablecoins and holdings without an underlying are flat, left out."""
     out: dict[str, float] = {}
-    flat = 0.0
     for c in comp.constituents:
-        under = [u for u in c.underlying if u not in stable]
-        flat += c.weight * (len(c.underlying) - len(under)) / max(len(c.underlying), 1)
-        if not c.underlying:
-            flat += c.weight
-        for u in under:
-            out[u] = out.get(u, 0.0) + c.weight / len(c.underlying)
-    return out, flat
+        for u in c.underlying:
+            if u not in stable:
+                out[u] = out.get(u, 0.0) + c.weight / len(c.underlying)
+    return out
 
 
 def month_end_returns(prices: pl.DataFrame) -> tuple[list[date], list[str], NDArray[np.float64]]:
@@ -106,7 +102,7 @@ def index_monthly_returns(
     a_ix = {a: j for j, a in enumerate(assets)}
     notes = []
     for k, name in enumerate(names):
-        exp, _flat = exposures(compositions[name], stable)
+        exp = exposures(compositions[name], stable)
         risky = sum(exp.values())
         if risky <= 1e-12:
             continue  # all flat: zero price return

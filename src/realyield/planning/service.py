@@ -185,11 +185,9 @@ def _sampler(
     series = history.portfolio(weights)
     if request.price_drift is not None:
         series = recentre(series, request.price_drift)
-    if request.price_model == "bootstrap":
-        return BlockBootstrap(series, min(request.block_months, series.size))
-    if request.price_model == "regime":
+    if request.price_model == "regime":  # make_plan has checked it is one of PRICE_MODELS
         return RegimeModel.fit(series)
-    raise ConfigError(f"price model must be one of {PRICE_MODELS}, got {request.price_model!r}")
+    return BlockBootstrap(series, min(request.block_months, series.size))
 
 
 def make_plan(
