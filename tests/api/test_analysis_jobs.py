@@ -107,3 +107,10 @@ def test_finite_replaces_nan_and_infinity_at_any_depth() -> None:
         "b": {"c": None},
         "d": "x",
     }
+
+
+def test_dates_in_requests_are_iso_text_not_unix_numbers(client: httpx.Client) -> None:
+    for path in ("/v1/backtest", "/v1/index-levels"):
+        bad = client.post(path, json={"index": "large-cap-staking", "start": 0})
+        assert bad.status_code == 422, (path, bad.text)
+        assert "ISO 8601 date" in bad.json()["message"]

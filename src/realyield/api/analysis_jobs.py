@@ -170,8 +170,8 @@ class BacktestParams(m.Model):
         json_schema_extra={"examples": [{"index": "large-cap-staking", "rebalance": "monthly"}]},
     )
     index: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    start: date | None = None
-    end: date | None = None
+    start: m.IsoDate | None = None
+    end: m.IsoDate | None = None
     rebalance: Literal["weekly", "monthly", "quarterly", "none"] | None = None
     income: Literal["compound", "payout"] | None = None
     capital_usd: float | None = Field(None, gt=0, le=1e12)

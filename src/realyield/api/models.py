@@ -7,11 +7,25 @@ Units follow the library: APY fields are percent, weights and returns are fracti
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 Kind = Literal["staking", "liquid_staking", "lending", "liquidity", "vault"]
+
+
+def _date_text(value: Any) -> Any:
+    """Dates in requests are ISO text only: pydantic alone would also take a bare number
+    as a Unix time (``"start": 0`` -> 1970-01-01), which is never what a caller means."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date, e.g. 2025-06-30")
+    return value
+
+
+#: A date field of a request body: ISO text (``YYYY-MM-DD``) only.
+IsoDate = Annotated[date, BeforeValidator(_date_text)]
 
 
 class Model(BaseModel):

@@ -8,7 +8,7 @@ whose per-date scoring is shared between replays.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
@@ -33,8 +33,8 @@ class IndexLevelsParams(m.Model):
         },
     )
     index: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    start: date
-    end: date | None = None
+    start: m.IsoDate
+    end: m.IsoDate | None = None
 
     @model_validator(mode="after")
     def _window(self) -> IndexLevelsParams:
