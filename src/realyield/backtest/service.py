@@ -34,7 +34,7 @@ from realyield.core.errors import ConfigError, DataError, InsufficientDataError
 from realyield.core.model import Opportunity
 from realyield.indices.composition import IndexComposition
 from realyield.indices.methodology import IndexDefinition, packaged_definitions
-from realyield.indices.service import indices_at, load_history_data
+from realyield.indices.service import HistoryData, indices_at, load_history_data
 from realyield.universe.repository import (
     UniverseQuery,
     apy_history_frame,
@@ -94,6 +94,17 @@ def backtest_index(
         raise ConfigError(f"unknown index {name!r}; known: {sorted(definitions)}")
     config = index_config(definitions[name], overrides or {})
     data = load_history_data(engine, sources)
+    return backtest_index_on(data, name, config, definitions=definitions, progress=progress)
+
+
+def backtest_window(data: HistoryData, config: BacktestConfig) -> tuple[date, date, list[str]]:
+    """The (start, end) a point-in-time backtest over ``data`` runs on: the config's,
+    else the last ``DEFAULT_YEARS`` of the yield history, never before it starts; and
+    notes on what was moved.
+
+    Raises:
+        InsufficientDataError: no yield history, or nothing between start and end.
+    """
     if data.history.is_empty():
         raise InsufficientDataError(
             "the store holds no yield history: an index cannot be rebuilt point in time "
@@ -111,6 +122,26 @@ def backtest_index(
         start = first
     if end <= start:
         raise InsufficientDataError(f"nothing to backtest between {start} and {end}")
+    return start, end, notes
+
+
+def backtest_index_on(
+    data: HistoryData,
+    name: str,
+    config: BacktestConfig,
+    *,
+    definitions: Mapping[str, IndexDefinition],
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Backtest index ``name`` (one of ``definitions``) rebuilt point in time from
+    already loaded ``data``: the pure part of ``backtest_index``, which a methodology
+    sweep runs once per variant on data loaded once.
+
+    Raises:
+        ConfigError: unknown index.
+        InsufficientDataError: the history does not cover the window.
+    """
+    start, end, notes = backtest_window(data, config)
     days = rebalance_days(start, end, config.rebalance)
     task = f"rebuilding {name} point in time"
 

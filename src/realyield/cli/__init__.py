@@ -18,6 +18,7 @@ from realyield.cli import (
     ledger,
     monitor,
     plan,
+    scaleout,
     scores,
     serve,
     universe,
@@ -42,6 +43,8 @@ app.command("alerts")(monitor.alerts)
 app.command("review")(monitor.review)
 app.command("rebalance")(execution.rebalance)
 app.command("backtest")(backtest.backtest)
+app.command("sweep")(scaleout.sweep)
+app.command("plan-batch")(scaleout.plan_batch)
 app.command("serve")(serve.serve)
 app.add_typer(serve.key_app, name="api-key")
 app.add_typer(ledger.ledger_app, name="ledger")

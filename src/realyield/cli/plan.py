@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -14,51 +14,11 @@ from rich.table import Table
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, session
 from realyield.core.errors import ConfigError, RealyieldError
 from realyield.planning.outcomes import PERCENTILES
-from realyield.planning.parse import parse_amount, parse_income, parse_percent, parse_years
+from realyield.planning.parse import request_options
 from realyield.planning.report import write_report
 from realyield.planning.service import Plan, PlanRequest, plan_stored, request_from_preset
 
 _LEVEL_STYLE = {"sustainable": "green", "stretch": "yellow", "unsustainable": "red"}
-
-
-def _allocation(text: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        if not sep:
-            raise ConfigError(f"allocation part {part!r} is not INDEX=SHARE (e.g. defi-yield=30%)")
-        out[name.strip()] = parse_percent(value, what=f"share of {name.strip()}")
-    return out
-
-
-def _options(**raw: Any) -> dict[str, Any]:
-    """CLI strings -> PlanRequest fields (None where not given)."""
-    conv = {
-        "capital": lambda s: parse_amount(s, what="capital"),
-        "income_per_year": parse_income,
-        "horizon_years": lambda s: round(parse_years(s, what="horizon")),
-        "start_in_years": lambda s: parse_years(s, what="start in"),
-        "tax_income": lambda s: parse_percent(s, what="income tax", upper=99),
-        "tax_sales": lambda s: parse_percent(s, what="tax on sales", upper=99),
-        "inflation": lambda s: parse_percent(s, what="inflation", upper=50),
-        "reinvest": lambda s: parse_percent(s, what="reinvest share"),
-        "price_drift": lambda s: None if s == "history" else _signed_pct(s),
-        "allocation": _allocation,
-    }
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if value is None:
-            continue
-        out[key] = conv[key](value) if key in conv else value
-    if raw.get("price_drift") == "history":
-        out["price_drift"] = None
-    return out
-
-
-def _signed_pct(text: str) -> float:
-    t = text.strip()
-    sign = -1.0 if t.startswith("-") else 1.0
-    return sign * parse_percent(t.lstrip("+-"), what="price drift")
 
 
 def plan(
@@ -94,7 +54,7 @@ def plan(
 ) -> None:
     """Plan an income goal: required yield, verdict, allocation, Monte Carlo, cash flow."""
     try:
-        opts = _options(
+        opts = request_options(
             capital=capital,
             income_per_year=income,
             risk=risk,

@@ -100,6 +100,12 @@ class HistoryData:
             self._inputs[day] = IndexInputs(day, scored, assets, prices)
         return self._inputs[day]
 
+    def sharing_scores(self) -> HistoryData:
+        """A view over the same histories and the same scored universe per date, with
+        index caches of its own: for replaying a different definition under a name
+        already cached (a methodology sweep's variants)."""
+        return HistoryData(self.opportunities, self.history, self.assets, self.prices, self._inputs)
+
     def built_at(self, day: date) -> dict[str, IndexComposition]:
         return self._built.setdefault(day, {})
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from typing import Any
 
 from realyield.core.errors import ConfigError
 
@@ -104,3 +106,54 @@ def parse_years(text: str | float, *, what: str) -> float:
     if years > 100:
         raise ConfigError(f"{what} {text!r} is longer than 100 years")
     return years
+
+
+def parse_allocation(text: str) -> dict[str, float]:
+    """``large-cap-staking=60%,stablecoin-income=40%`` -> {index: fraction}.
+
+    Raises:
+        ConfigError: a part that is not INDEX=SHARE, or a share that is not a percentage.
+    """
+    out: dict[str, float] = {}
+    for part in str(text).split(","):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise ConfigError(f"allocation part {part!r} is not INDEX=SHARE (e.g. defi-yield=30%)")
+        out[name.strip()] = parse_percent(value, what=f"share of {name.strip()}")
+    return out
+
+
+def _signed_pct(text: str) -> float:
+    t = text.strip()
+    sign = -1.0 if t.startswith("-") else 1.0
+    return sign * parse_percent(t.lstrip("+-"), what="price drift")
+
+
+#: how each human text becomes a ``PlanRequest`` field
+_CONVERT: dict[str, Callable[[str], Any]] = {
+    "capital": lambda s: parse_amount(s, what="capital"),
+    "income_per_year": parse_income,
+    "horizon_years": lambda s: round(parse_years(s, what="horizon")),
+    "start_in_years": lambda s: parse_years(s, what="start in"),
+    "tax_income": lambda s: parse_percent(s, what="income tax", upper=99),
+    "tax_sales": lambda s: parse_percent(s, what="tax on sales", upper=99),
+    "inflation": lambda s: parse_percent(s, what="inflation", upper=50),
+    "reinvest": lambda s: parse_percent(s, what="reinvest share"),
+    "price_drift": lambda s: None if s == "history" else _signed_pct(s),
+    "allocation": parse_allocation,
+}
+
+
+def request_options(**raw: Any) -> dict[str, Any]:
+    """Human texts (the CLI's options, a batch file's cells) -> ``PlanRequest`` fields;
+    ``None`` values are left out, other fields pass through unchanged.
+
+    Raises:
+        ConfigError: the first text that cannot be read, naming it.
+    """
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        out[key] = _CONVERT[key](value) if key in _CONVERT else value
+    return out
