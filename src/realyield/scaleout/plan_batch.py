@@ -118,8 +118,8 @@ def parse_clients(text: str, *, source: str = "clients") -> list[ClientRow]:
         raise DataError(f"{source}: unknown columns {unknown}; known: {['client', *COLUMNS]}")
     rows: list[ClientRow] = []
     seen: dict[str, int] = {}
-    for k, raw in enumerate(reader):
-        line = k + 2
+    for raw in reader:
+        line = reader.line_num  # the file's own line (blank lines are skipped by csv)
         cells = {
             (key or "").strip().lower(): (value or "").strip()
             for key, value in raw.items()

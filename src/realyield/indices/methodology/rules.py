@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping
-from types import MappingProxyType
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Final
 
 from realyield.core.errors import ConfigError
@@ -194,6 +193,28 @@ def texts(
     return tuple(value)
 
 
+class FrozenMap(Mapping[str, float]):
+    """A read-only table of a rule. Not ``MappingProxyType``: definitions travel to
+    worker processes (sweeps), and a mapping proxy cannot be pickled."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, float]) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> float:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
 def number_map(
     name: str,
     value: object,
@@ -213,7 +234,7 @@ def number_map(
         if keys is not None and key not in keys:
             raise RuleError(f"{name}.{key}", item, f"unknown key; allowed: {', '.join(keys)}")
         out[key] = number(f"{name}.{key}", item, low, high, low_open=low_open)
-    return MappingProxyType(out)
+    return FrozenMap(out)
 
 
 def sums_to_one(name: str, weights: Collection[float]) -> None:
