@@ -240,7 +240,9 @@ def demo(as_json: JsonOpt = False) -> None:
         console.print(plan)
     console.print(
         "[dim]More, offline: `realyield serve` (dashboard and API at http://127.0.0.1:8000), "
-        "`realyield backtest large-cap-staking --report bt.html`, `realyield ledger import "
+        "`realyield backtest large-cap-staking --report bt.html`, `realyield sweep SPEC.toml "
+        "--executor dask` (methodology variants, docs/scaleout.md), `realyield plan-batch "
+        "clients.csv`, `realyield ledger import "
         "FILE`, and after importing real CoinGecko prices (`realyield data import`), "
         "`realyield monitor --replay 2022-05-01:2023-03-31` (the LUNA, stETH and USDC "
         "episodes).[/]"

@@ -9,7 +9,7 @@ that day, no forecast re-run) and returns its daily levels.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -99,6 +99,19 @@ class HistoryData:
             )
             self._inputs[day] = IndexInputs(day, scored, assets, prices)
         return self._inputs[day]
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without each date's price frame (a prefix of ``prices``, rebuilt on
+        unpickling): a methodology sweep sends this to every worker, and the copies were
+        three quarters of its size."""
+        state = dict(self.__dict__)
+        state["_inputs"] = {d: replace(i, prices=None) for d, i in self._inputs.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        for day, inputs in self._inputs.items():
+            inputs.prices = self.prices.filter(pl.col("date") <= day)
 
     def sharing_scores(self) -> HistoryData:
         """A view over the same histories and the same scored universe per date, with
