@@ -84,6 +84,35 @@ def default_chunk_size(n_items: int, workers: int, *, per_worker: int = 4) -> in
     return max(1, math.ceil(n_items / max(1, workers * per_worker)))
 
 
+def run_items(
+    executor: Executor,
+    task: Task,
+    shared: Any,
+    items: Sequence[Any],
+    *,
+    chunk_size: int | None = None,
+    label: str = "items",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Any]:
+    """``task`` over ``items`` in chunks on ``executor``: the results of every item, in
+    the items' order (``task(shared, chunk)`` returns one result per item of its chunk).
+    ``progress(description, done chunks, total chunks)`` follows the chunks.
+
+    Raises:
+        ExecutionError: as ``Executor.map_chunks``.
+    """
+    chunks = chunked(items, chunk_size or default_chunk_size(len(items), executor.workers))
+    description = f"{label} ({executor.name})"
+
+    def step(done: int, total: int) -> None:
+        if progress:
+            progress(description, done, total)
+
+    step(0, len(chunks))
+    parts = executor.map_chunks(task, shared, chunks, step)
+    return [result for part in parts for result in part]
+
+
 class LocalExecutor:
     """Everything in this process, in order: the reference the others must equal."""
 

@@ -38,7 +38,7 @@ from realyield.indices.service import indices_at
 from realyield.planning.outcomes import PERCENTILES
 from realyield.planning.parse import request_options
 from realyield.planning.service import PlanRequest, make_plan
-from realyield.scaleout.executors import Executor, LocalExecutor, chunked, default_chunk_size
+from realyield.scaleout.executors import Executor, LocalExecutor, run_items
 from realyield.scaleout.seeds import item_seed
 from realyield.scoring.service import score_stored
 from realyield.universe.repository import load_assets, price_history_frame, stored_sources
@@ -279,17 +279,15 @@ def plan_batch_on(
         raise ConfigError(f"paths must be 1-1,000,000, got {basis.paths}")
     executor = executor or LocalExecutor()
     started = time.perf_counter()
-    items = list(enumerate(rows))
-    chunks = chunked(items, chunk_size or default_chunk_size(len(items), executor.workers))
-    task = f"planning {len(items):,} clients ({executor.name})"
-
-    def step(done: int, total: int) -> None:
-        if progress:
-            progress(task, done, total)
-
-    step(0, len(chunks))
-    parts = executor.map_chunks(plan_rows, basis, chunks, step)
-    results = [r for part in parts for r in part]
+    results = run_items(
+        executor,
+        plan_rows,
+        basis,
+        list(enumerate(rows)),
+        chunk_size=chunk_size,
+        label=f"planning {len(rows):,} clients",
+        progress=progress,
+    )
     table = pl.DataFrame(
         {c: [r.get(c) for r in results] for c in RESULT_COLUMNS},
         schema=RESULT_COLUMNS,

@@ -30,12 +30,7 @@ from realyield.backtest.service import backtest_index_on, backtest_window, index
 from realyield.core.errors import ConfigError, RealyieldError
 from realyield.indices.methodology import IndexDefinition, definition_to_dict
 from realyield.indices.service import HistoryData, load_history_data
-from realyield.scaleout.executors import (
-    Executor,
-    LocalExecutor,
-    chunked,
-    default_chunk_size,
-)
+from realyield.scaleout.executors import Executor, LocalExecutor, run_items
 from realyield.scaleout.sweep_spec import SweepSpec, Variant
 
 #: the figures kept per variant (fractions; ratios for sharpe/sortino/calmar)
@@ -216,7 +211,6 @@ def sweep_on(
     *,
     chunk_size: int | None = None,
     progress: Progress | None = None,
-    variants: Sequence[Variant] | None = None,
 ) -> SweepResult:
     """Run ``spec`` over loaded ``data`` on ``executor`` (in-process by default).
 
@@ -227,7 +221,7 @@ def sweep_on(
     """
     executor = executor or LocalExecutor()
     started = time.perf_counter()
-    variants = list(variants if variants is not None else spec.variants())
+    variants = spec.variants()
     base_config = BacktestConfig(start=spec.start, end=spec.end, income=spec.income)
     config = index_config(spec.base, {"start": spec.start, "end": spec.end, "income": spec.income})
     start, end, notes = backtest_window(data, config)
@@ -235,17 +229,15 @@ def sweep_on(
     shared = SweepShared(
         spec.index, definition_to_dict(spec.base), dict(spec.registry), data, base_config
     )
-    size = chunk_size or default_chunk_size(len(variants), executor.workers)
-    chunks = chunked(variants, size)
-    task = f"backtesting {len(variants):,} variants ({executor.name})"
-
-    def step(done: int, total: int) -> None:
-        if progress:
-            progress(task, done, total)
-
-    step(0, len(chunks))
-    parts = executor.map_chunks(run_variants, shared, chunks, step)
-    rows = [row for part in parts for row in part]
+    rows = run_items(
+        executor,
+        run_variants,
+        shared,
+        variants,
+        chunk_size=chunk_size,
+        label=f"backtesting {len(variants):,} variants",
+        progress=progress,
+    )
     table = _table(rows, spec)
     return SweepResult(
         spec,
