@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -48,9 +49,9 @@ class DaskExecutor:
                     )
                 self._client: Any = Client(scheduler, timeout=CONNECT_TIMEOUT)
             else:
-                dashboard = ":0" if importlib.util.find_spec("bokeh") else None
+                dashboard = "127.0.0.1:0" if importlib.util.find_spec("bokeh") else None
                 self._cluster = LocalCluster(
-                    n_workers=workers or 2,
+                    n_workers=workers or os.cpu_count() or 1,
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
