@@ -136,7 +136,10 @@ def _batch_table(result: BatchResult, top: int) -> Table:
             f"{r['required_yield']:.2%}",
             r["verdict"],
             f"{r['success_probability']:.0%}",
-            ", ".join(f"{k} {v:.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])),
+            ", ".join(
+                f"{k} {v:.0%}" if v >= 0.005 else f"{k} <1%"
+                for k, v in sorted(mix.items(), key=lambda kv: -kv[1])
+            ),
             f"${r['capital_end_p50']:,.0f}",
         )
     return table
