@@ -133,3 +133,26 @@ def test_chunked_keeps_order_and_sizes() -> None:
     assert chunked(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
     with pytest.raises(Exception, match="at least 1"):
         chunked([1], 0)
+
+
+def test_history_data_travels_without_its_price_prefixes(scaleout_store: ScaleoutStore) -> None:
+    import pickle
+    from datetime import date
+
+    from realyield.indices.service import HistoryData
+
+    src = scaleout_store.data
+    data = HistoryData(src.opportunities, src.history, src.assets, src.prices)
+    empty = len(pickle.dumps(data))
+    days = [date(2023, m, 1) for m in range(1, 13)]
+    before = {d: data.inputs_at(d) for d in days}
+    prefix = len(pickle.dumps(before[days[-1]].prices))
+    blob = pickle.dumps(data)
+    # twelve scored days add their scores, not twelve copies of the price history
+    assert len(blob) - empty < 12 * prefix / 4
+    after = pickle.loads(blob)
+    for d in days:
+        restored = after.inputs_at(d).prices
+        assert restored is not None and before[d].prices is not None
+        assert_frame_equal(restored, before[d].prices, check_exact=True)
+        assert restored["date"].max() <= d
