@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -18,6 +19,7 @@ from realyield.universe.build import load_snapshot
 
 @dataclass
 class ScaleoutStore:
+    home: Path
     engine: Engine
     data: HistoryData
     basis: PlanBasis
@@ -28,5 +30,7 @@ def scaleout_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaleou
     home = tmp_path_factory.mktemp("scaleout-home")
     engine = open_store(load_settings({"REALYIELD_HOME": str(home)}))
     load_snapshot(engine)
-    yield ScaleoutStore(engine, load_history_data(engine), stored_basis(engine, paths=300, seed=11))
+    yield ScaleoutStore(
+        home, engine, load_history_data(engine), stored_basis(engine, paths=300, seed=11)
+    )
     engine.dispose()

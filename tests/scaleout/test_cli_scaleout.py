@@ -12,24 +12,25 @@ import pytest
 from typer.testing import CliRunner
 
 from realyield.cli import app
-from realyield.core.settings import Settings
+from realyield.core.settings import Settings, load_settings
 from realyield.indices.service import load_history_data
 from realyield.scaleout import dask_executor
 from realyield.scaleout.executors import ExecutionError, make_executor
 from realyield.scaleout.sweep import sweep_on
 from realyield.scaleout.sweep_spec import load_spec
 from realyield.store.engine import open_store
-from realyield.universe.build import load_snapshot
+from tests.scaleout.conftest import ScaleoutStore
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def snapshot_home(settings: Settings) -> Settings:
-    engine = open_store(settings)
-    load_snapshot(engine)
-    engine.dispose()
-    return settings
+def snapshot_home(
+    settings: Settings, scaleout_store: ScaleoutStore, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """The session's snapshot store (read only here) as the CLI's REALYIELD_HOME."""
+    monkeypatch.setenv("REALYIELD_HOME", str(scaleout_store.home))
+    return load_settings()
 
 
 def test_sweep_prints_the_library_result_and_writes_table_and_report(
