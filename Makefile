@@ -40,6 +40,8 @@ test: lint typecheck unit
 bench: $(VENV)/.installed
 	cd benchmarks && for b in import scoring forecast weights indices planner backtest ledger monitor api; do \
 	  echo "== bench_$$b"; ../$(BIN)/python bench_$$b.py || exit 1; done
+	# 1,000 sweep variants in full; 200 client plans (10,000 take about 4.6 hours serially)
+	cd benchmarks && echo "== bench_scaleout" && ../$(BIN)/python bench_scaleout.py --clients 200
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
