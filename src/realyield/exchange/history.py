@@ -163,8 +163,9 @@ def page_through(
     for _ in range(_MAX_PAGES):
         params: dict[str, Any] = {"ofs": offset} if by_offset else {}
         where = f"{operation} (offset {offset})" if by_offset else f"{operation} since {cursor}"
-        request = functools.partial(fetch, *args, cursor if not by_offset else since_ms,
-                                    page_limit, params)
+        request = functools.partial(
+            fetch, *args, cursor if not by_offset else since_ms, page_limit, params
+        )
         page = call(where, request)
         if not page:
             break
