@@ -276,18 +276,27 @@ for (const el of document.querySelectorAll('script[type="application/json"][id^=
 """
 
 
-def write_report(path: Path, result: BacktestResult, stress: Sequence[EpisodeResult] = ()) -> Path:
-    """Write the report to ``path`` (folders created).
+def write_html(path: Path, text: str) -> Path:
+    """Write a report's HTML to ``path`` (folders created).
 
     Raises:
         DataError: the file cannot be written.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_html(result, stress), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise DataError(f"cannot write the report to {path}: {exc}") from exc
     return path
+
+
+def write_report(path: Path, result: BacktestResult, stress: Sequence[EpisodeResult] = ()) -> Path:
+    """Write the report to ``path`` (folders created).
+
+    Raises:
+        DataError: the file cannot be written.
+    """
+    return write_html(path, render_html(result, stress))
 
 
 def read_figures(text: str) -> dict[str, dict[str, Any]]:

@@ -14,8 +14,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.offline import get_plotlyjs
 
-from realyield.backtest.report import CSS
-from realyield.core.errors import DataError
+from realyield.backtest.report import CSS, write_html
 from realyield.scaleout.sweep import SweepResult
 
 _PCT = {
@@ -155,9 +154,4 @@ def write_report(path: Path, result: SweepResult, top: int = 10) -> Path:
     Raises:
         DataError: the file cannot be written.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_html(result, top), encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot write the report to {path}: {exc}") from exc
-    return path
+    return write_html(path, render_html(result, top))
