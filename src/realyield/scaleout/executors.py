@@ -40,6 +40,8 @@ R = TypeVar("R")
 Task = Callable[[Any, Any], Any]
 #: progress(done chunks, total chunks)
 ChunkProgress = Callable[[int, int], None]
+#: progress(description, done, total): what the CLI's progress bar takes
+Progress = Callable[[str, int, int], None]
 
 EXECUTORS = ("local", "processes", "dask")
 #: how many times a process pool is rebuilt after a worker died before giving up
@@ -92,7 +94,7 @@ def run_items(
     *,
     chunk_size: int | None = None,
     label: str = "items",
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[Any]:
     """``task`` over ``items`` in chunks on ``executor``: the results of every item, in
     the items' order (``task(shared, chunk)`` returns one result per item of its chunk).

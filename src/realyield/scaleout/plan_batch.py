@@ -22,7 +22,7 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,12 +38,11 @@ from realyield.indices.service import indices_at
 from realyield.planning.outcomes import PERCENTILES
 from realyield.planning.parse import request_options
 from realyield.planning.service import PlanRequest, make_plan
-from realyield.scaleout.executors import Executor, LocalExecutor, run_items
+from realyield.scaleout.executors import Executor, LocalExecutor, Progress, run_items
 from realyield.scaleout.seeds import item_seed
 from realyield.scoring.service import score_stored
 from realyield.universe.repository import load_assets, price_history_frame, stored_sources
 
-Progress = Callable[[str, int, int], None]
 REQUIRED = ("client", "capital", "income")
 #: CSV column -> PlanRequest field
 COLUMNS = {

@@ -14,7 +14,7 @@ variant number, so the table is identical whatever the executor.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,7 +30,7 @@ from realyield.backtest.service import backtest_index_on, backtest_window, index
 from realyield.core.errors import ConfigError, RealyieldError
 from realyield.indices.methodology import IndexDefinition, definition_to_dict
 from realyield.indices.service import HistoryData, load_history_data
-from realyield.scaleout.executors import Executor, LocalExecutor, run_items
+from realyield.scaleout.executors import Executor, LocalExecutor, Progress, run_items
 from realyield.scaleout.sweep_spec import SweepSpec, Variant
 
 #: the figures kept per variant (fractions; ratios for sharpe/sortino/calmar)
@@ -49,7 +49,14 @@ METRICS = (
     "turnover_annual",
     "rebalances",
 )
-Progress = Callable[[str, int, int], None]
+#: the METRICS that are fractions to show as percentages (the rest are ratios or counts)
+PERCENT_METRICS = frozenset(METRICS) - {
+    "sharpe",
+    "sortino",
+    "calmar",
+    "turnover_annual",
+    "rebalances",
+}
 
 
 @dataclass

@@ -15,18 +15,7 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 
 from realyield.backtest.report import CSS, write_html
-from realyield.scaleout.sweep import SweepResult
-
-_PCT = {
-    "cagr",
-    "volatility",
-    "max_drawdown",
-    "total_return",
-    "income_return",
-    "price_return",
-    "realised_yield",
-    "costs",
-}
+from realyield.scaleout.sweep import PERCENT_METRICS, SweepResult
 
 
 def front_figure(result: SweepResult) -> go.Figure:
@@ -86,7 +75,7 @@ def _cell(column: str, value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:+.2%}" if column in _PCT else f"{value:.3g}"
+        return f"{value:+.2%}" if column in PERCENT_METRICS else f"{value:.3g}"
     return html.escape(str(value))
 
 
