@@ -24,9 +24,10 @@ from realyield.indices.levels import LevelHistory, index_levels
 from realyield.indices.methodology import IndexDefinition, packaged_definitions
 from realyield.indices.rebalance import CostModel
 from realyield.indices.weights import InfeasibleWeightsError
+from realyield.scoring.history_stats import HistoryStatsIndex
 from realyield.scoring.score import ScoredUniverse, score_universe
 from realyield.scoring.service import score_stored
-from realyield.universe.point_in_time import assets_at, opportunities_at
+from realyield.universe.point_in_time import SortedHistory, assets_at, opportunities_at
 from realyield.universe.repository import (
     UniverseQuery,
     apy_history_frame,
@@ -64,6 +65,16 @@ def cost_model(defn: IndexDefinition) -> CostModel:
     return CostModel(c.fee_bps, c.slippage_bps, c.gas_usd, c.default_gas_usd, c.notional_usd)
 
 
+@dataclass(frozen=True)
+class _Lookups:
+    """A replay's histories sorted once: latest rows by id and by asset, and the
+    history statistics, for every rebalance date."""
+
+    history: SortedHistory
+    prices: SortedHistory
+    stats: HistoryStatsIndex
+
+
 @dataclass
 class HistoryData:
     """Everything a point-in-time replay reads, loaded once; the universe scored at each
@@ -80,6 +91,17 @@ class HistoryData:
     _failed: dict[date, dict[str, InfeasibleWeightsError | InsufficientDataError]] = field(
         default_factory=dict
     )
+    _lookups: _Lookups | None = field(default=None, repr=False)
+
+    def _lookup(self) -> _Lookups:
+        """The histories sorted once for as-of questions (built on first use)."""
+        if self._lookups is None:
+            self._lookups = _Lookups(
+                SortedHistory(self.history, "id"),
+                SortedHistory(self.prices, "asset_id"),
+                HistoryStatsIndex(self.history),
+            )
+        return self._lookups
 
     def inputs_at(self, day: date) -> IndexInputs:
         """The scored universe as it stood on ``day`` (data up to that day only).
@@ -88,24 +110,30 @@ class HistoryData:
             InsufficientDataError: no opportunity has history on that day.
         """
         if day not in self._inputs:
-            opps = opportunities_at(self.opportunities, self.history, day)
+            lookup = self._lookup()
+            opps = opportunities_at(self.opportunities, lookup.history, day)
             if not opps:
                 raise InsufficientDataError(f"no opportunity has history on {day}")
-            past = self.history.filter(pl.col("date") <= day)
             prices = self.prices.filter(pl.col("date") <= day)
-            assets = assets_at(self.assets, prices, day)
+            assets = assets_at(self.assets, lookup.prices, day)
             scored = score_universe(
-                opps, as_of=day, history=past, assets=list(assets.values()), prices=prices
+                opps,
+                as_of=day,
+                stats=lookup.stats.at(day),
+                assets=list(assets.values()),
+                prices=prices,
             )
             self._inputs[day] = IndexInputs(day, scored, assets, prices)
         return self._inputs[day]
 
     def __getstate__(self) -> dict[str, object]:
         """Pickled without each date's price frame (a prefix of ``prices``, rebuilt on
-        unpickling): a methodology sweep sends this to every worker, and the copies were
-        three quarters of its size."""
+        unpickling) and without the sorted lookups (rebuilt on first use): a methodology
+        sweep sends this to every worker, and the copies were three quarters of its
+        size."""
         state = dict(self.__dict__)
         state["_inputs"] = {d: replace(i, prices=None) for d, i in self._inputs.items()}
+        state["_lookups"] = None
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:

@@ -200,12 +200,17 @@ def score_universe(
     staking: Sequence[StakingParams] | None = None,
     screens: ScreenConfig | None = None,
     forecast: pl.DataFrame | None = None,
+    stats: pl.DataFrame | None = None,
 ) -> ScoredUniverse:
     """Screen and score ``opportunities`` as of ``as_of`` (history after it is ignored).
 
     ``forecast`` is the output of ``scoring.forecast.predict`` when a model is used.
+    ``stats`` is ``history_stats(history, as_of=as_of)`` when the caller already has it
+    (a replay over many dates answers it from one ``HistoryStatsIndex``); it takes the
+    place of ``history``.
     """
-    stats = history_stats(history, as_of=as_of) if history is not None else None
+    if stats is None and history is not None:
+        stats = history_stats(history, as_of=as_of)
     x = build_inputs(
         opportunities, as_of=as_of, stats=stats, assets=assets, prices=prices, staking=staking
     )

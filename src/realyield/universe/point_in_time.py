@@ -10,25 +10,84 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
+import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 from realyield.core.model import Asset, Opportunity
 
+_DAY_SHIFT = 1 << 31  # day numbers made non-negative inside the composite sort key
+_KEY_SHIFT = 1 << 32
+_EPOCH = date(1970, 1, 1)
 
-def _latest_rows(frame: pl.DataFrame, key: str, day: date, max_gap_days: int) -> pl.DataFrame:
-    window = frame.filter(pl.col("date").is_between(day - timedelta(days=max_gap_days), day))
-    return window.sort(key, "date").unique(subset=[key], keep="last")
+
+def day_number(day: date) -> int:
+    """Days since 1970-01-01 (Polars' integer form of a ``Date``)."""
+    return (day - _EPOCH).days
+
+
+class SortedHistory:
+    """A dated table (``key``, ``date``, ...) sorted once by key then date, answering
+    as-of questions for many days with binary searches (a replay asks once per
+    rebalance; re-sorting the table each time cost more than the questions).
+
+    Keys are numbered 0.. in sorted order (``keys``); ``start``/``stop`` bound each key's
+    rows in ``frame`` and ``day`` holds every row's day number. Rows sharing a key and a
+    date keep their order in the input; the last one counts as the latest.
+    """
+
+    def __init__(self, frame: pl.DataFrame, key: str) -> None:
+        self.frame = frame.sort(key, "date", maintain_order=True)
+        code = self.frame[key].rle_id().to_numpy().astype(np.int64)
+        self.keys: list[str] = self.frame[key].unique(maintain_order=True).to_list()
+        self.codes = np.arange(len(self.keys), dtype=np.int64)
+        self.day = self.frame["date"].cast(pl.Int32).to_numpy().astype(np.int64)
+        self._sort_key = code * _KEY_SHIFT + self.day + _DAY_SHIFT
+        self.start = np.searchsorted(code, self.codes)
+        self.stop = np.searchsorted(code, self.codes, side="right")
+
+    def ends(
+        self, day: int | NDArray[np.int64], codes: NDArray[np.int64] | None = None
+    ) -> NDArray[np.intp]:
+        """For each key (all, or ``codes``), one past its last row dated at or before
+        ``day`` (a day number, or one per key); equal to its ``start`` when none is."""
+        codes = self.codes if codes is None else codes
+        found: NDArray[np.intp] = np.searchsorted(
+            self._sort_key, codes * _KEY_SHIFT + day + _DAY_SHIFT, "right"
+        )
+        return found
+
+    def latest(self, day: date, max_gap_days: int) -> pl.DataFrame:
+        """Each key's latest row dated in ``[day - max_gap_days, day]`` (keys without
+        one are left out)."""
+        number = day_number(day)
+        last = self.ends(number) - 1
+        ok = (last >= self.start) & (self.day[np.maximum(last, 0)] >= number - max_gap_days)
+        rows: pl.DataFrame = self.frame[last[ok].tolist()]
+        return rows
+
+
+def _latest(
+    frame: pl.DataFrame | SortedHistory, key: str, day: date, max_gap_days: int
+) -> pl.DataFrame:
+    rows = frame if isinstance(frame, SortedHistory) else SortedHistory(frame, key)
+    return rows.latest(day, max_gap_days)
 
 
 def opportunities_at(
-    opps: Sequence[Opportunity], history: pl.DataFrame, day: date, *, max_gap_days: int = 7
+    opps: Sequence[Opportunity],
+    history: pl.DataFrame | SortedHistory,
+    day: date,
+    *,
+    max_gap_days: int = 7,
 ) -> list[Opportunity]:
-    """Each opportunity with its APY parts and TVL as of ``day`` (dated that day)."""
-    rows = {
-        r["id"]: r for r in _latest_rows(history, "id", day, max_gap_days).iter_rows(named=True)
-    }
+    """Each opportunity with its APY parts and TVL as of ``day`` (dated that day).
+
+    ``history`` is the APY history (``id, date, apy, apy_base, apy_reward, tvl_usd``), or
+    a ``SortedHistory`` over it when asking for many days."""
+    rows = {r["id"]: r for r in _latest(history, "id", day, max_gap_days).iter_rows(named=True)}
     at = datetime(day.year, day.month, day.day, tzinfo=UTC)
     out = []
     for o in opps:
@@ -49,12 +108,19 @@ def opportunities_at(
 
 
 def assets_at(
-    assets: Sequence[Asset], prices: pl.DataFrame, day: date, *, max_gap_days: int = 7
+    assets: Sequence[Asset],
+    prices: pl.DataFrame | SortedHistory,
+    day: date,
+    *,
+    max_gap_days: int = 7,
 ) -> dict[str, Asset]:
-    """Assets with the price and market cap they had on ``day`` (when known then)."""
+    """Assets with the price and market cap they had on ``day`` (when known then).
+
+    ``prices`` is the price history (``asset_id, date, price_usd[, market_cap_usd]``), or
+    a ``SortedHistory`` over it when asking for many days."""
     rows = {
         r["asset_id"]: r
-        for r in _latest_rows(prices, "asset_id", day, max_gap_days).iter_rows(named=True)
+        for r in _latest(prices, "asset_id", day, max_gap_days).iter_rows(named=True)
     }
     at = datetime(day.year, day.month, day.day, tzinfo=UTC)
     out = {}
