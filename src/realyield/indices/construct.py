@@ -31,8 +31,9 @@ import polars as pl
 
 from realyield.core.errors import ConfigError, InsufficientDataError
 from realyield.core.model import Asset
+from realyield.indices.candidates import CandidateColumns, Rows, dependency_groups
 from realyield.indices.composition import Constituent, IndexComposition, merge
-from realyield.indices.methodology import Eligibility, IndexDefinition
+from realyield.indices.methodology import IndexDefinition
 from realyield.indices.weights import (
     CapGroup,
     InfeasibleWeightsError,
@@ -53,6 +54,7 @@ class IndexInputs:
     prices: pl.DataFrame | None = None  # asset_id, date, price_usd (up to as_of)
     staking: Sequence[StakingParams] | None = None
     _candidates: pl.DataFrame | None = None
+    _columns: CandidateColumns | None = None
 
     def candidates(self) -> pl.DataFrame:
         """The scored table plus dependency keys and underlying asset ids per row."""
@@ -67,6 +69,12 @@ class IndexInputs:
                 pl.Series("stablecoin", [bool(o.stablecoin) for o in x.opportunities]),
             )
         return self._candidates
+
+    def columns(self) -> CandidateColumns:
+        """The candidate table's screening fields as arrays (built once per date)."""
+        if self._columns is None:
+            self._columns = CandidateColumns.of(self.candidates())
+        return self._columns
 
 
 _SEPARATOR = "\x1f"  # ASCII unit separator
@@ -105,40 +113,17 @@ def underlying_assets(underlying: Sequence[str], symbol: str) -> tuple[str, ...]
     return tuple(dict.fromkeys(out))
 
 
-def eligible(frame: pl.DataFrame, rules: Eligibility) -> pl.DataFrame:
-    """Rows of the candidate table that satisfy ``rules``."""
-    keep = pl.lit(True)
-    if rules.kinds:
-        keep &= pl.col("kind").is_in(list(rules.kinds))
-    if rules.chains:
-        keep &= pl.col("chain").str.to_lowercase().is_in([c.lower() for c in rules.chains])
-    if rules.stablecoin_only:
-        keep &= pl.col("stablecoin")
-    if rules.max_apy is not None:
-        keep &= pl.col("apy") <= rules.max_apy
-    if rules.min_tvl_usd is not None:
-        keep &= pl.col("tvl_usd") >= rules.min_tvl_usd
-    if rules.min_sustainability is not None:
-        keep &= pl.col("sustainability") >= rules.min_sustainability
-    if rules.max_risk is not None:
-        keep &= pl.col("risk") <= rules.max_risk
-    if rules.require_screens:
-        keep &= ~pl.col("excluded")
-    return frame.filter(keep.fill_null(False))
-
-
-def _target_yield(frame: pl.DataFrame, defn: IndexDefinition) -> np.ndarray:
+def _target_yield(cols: CandidateColumns, rows: Rows, defn: IndexDefinition) -> np.ndarray:
     w = defn.weighting
     if w.method == "equal":
-        return np.ones(frame.height)
+        return np.ones(rows.size)
     if w.method == "market_cap":
-        return frame["tvl_usd"].fill_null(0.0).to_numpy().astype(float)
-    base = frame["apy_sustainable"].fill_null(0.0)
-    if w.yield_field == "forecast_apy_30d" and "forecast_apy_30d" in frame.columns:
-        base = frame["forecast_apy_30d"].fill_null(base)
-    value = base.to_numpy().astype(float) * (
-        1.0 - w.risk_aversion * frame["risk"].to_numpy().astype(float) / 100.0
-    )
+        return np.nan_to_num(cols.tvl_usd[rows], nan=0.0)
+    base = cols.apy_sustainable[rows]
+    if w.yield_field == "forecast_apy_30d" and cols.forecast_apy_30d is not None:
+        forecast = cols.forecast_apy_30d[rows]
+        base = np.where(np.isnan(forecast), base, forecast)
+    value = base * (1.0 - w.risk_aversion * cols.risk[rows] / 100.0)
     return np.clip(value, 0.0, None)
 
 
@@ -165,18 +150,16 @@ def _constituent(row: Mapping[str, Any], weight: float, sleeve: str | None) -> C
 
 
 def _cap_groups(
-    frame: pl.DataFrame, defn: IndexDefinition, sleeves: Sequence[tuple[str, float, np.ndarray]]
+    cols: CandidateColumns,
+    rows: Rows,
+    defn: IndexDefinition,
+    sleeves: Sequence[tuple[str, float, np.ndarray]],
 ) -> list[CapGroup]:
-    caps = defn.caps.dependency
-    members: dict[str, list[int]] = {}
-    for i, keys in enumerate(frame["dependencies"].to_list()):
-        for key in keys or ():
-            if key.split(":", 1)[0] in caps:
-                members.setdefault(key, []).append(i)
-    groups = [
-        CapGroup(key, np.asarray(idx, dtype=np.intp), caps[key.split(":", 1)[0]])
-        for key, idx in members.items()
-    ]
+    """Cap groups over positions in ``rows``: every capped dependency, and each sleeve's
+    share when there are several sleeves."""
+    groups = dependency_groups(
+        [cols.dependencies[i] for i in rows], defn.caps.dependency, single_cap=defn.caps.single
+    )
     groups += [
         CapGroup(f"sleeve:{name}", idx, share) for name, share, idx in sleeves if len(sleeves) > 1
     ]
@@ -202,11 +185,12 @@ def build_opportunity_index(defn: IndexDefinition, inputs: IndexInputs) -> Index
 
 @dataclass(frozen=True)
 class _Sleeve:
-    """One sleeve's candidates, best first, with target shares summing to ``share``."""
+    """One sleeve's candidates (positions in the candidate table), best first, with
+    target shares summing to ``share``."""
 
     name: str | None
     share: float
-    rows: pl.DataFrame
+    rows: Rows
     target: np.ndarray
 
 
@@ -217,33 +201,33 @@ def _ranked_sleeves(defn: IndexDefinition, inputs: IndexInputs) -> list[_Sleeve]
     Raises:
         InfeasibleWeightsError: a sleeve has no eligible opportunity.
     """
-    table = eligible(inputs.candidates(), defn.eligibility)
+    cols = inputs.columns()
+    table = cols.eligible(defn.eligibility)
     sleeves_rules = defn.sleeves or ()
-    parts: list[pl.DataFrame] = []
+    parts: list[Rows] = []
     if sleeves_rules:
-        taken: set[str] = set()
+        free = table
         for sleeve in sleeves_rules:
-            rows = eligible(table, sleeve.eligibility)
-            rows = rows.filter(~pl.col("id").is_in(list(taken)))
-            taken |= set(rows["id"].to_list())
-            parts.append(rows.with_columns(pl.lit(sleeve.name).alias("sleeve")))
+            rows = cols.eligible(sleeve.eligibility, among=free)
+            free = np.setdiff1d(free, rows, assume_unique=True)
+            parts.append(rows)
     else:
-        parts.append(table.with_columns(pl.lit(None, dtype=pl.Utf8).alias("sleeve")))
+        parts.append(table)
     limit = defn.caps.max_constituents
     shares = [s.weight for s in sleeves_rules] or [1.0]
     names: list[str | None] = [s.name for s in sleeves_rules] or [None]
     out: list[_Sleeve] = []
     for rows, share, name in zip(parts, shares, names, strict=True):
-        if rows.is_empty():
+        if rows.size == 0:
             raise InfeasibleWeightsError(
                 f"{defn.name}: no eligible opportunity for sleeve {name or 'main'}"
             )
-        score = _target_yield(rows, defn)
+        score = _target_yield(cols, rows, defn)
         order = np.argsort(-score, kind="stable")
         if limit:  # keep the best candidates: 2x the sleeve's share of the count, at least
             keep = max(int(np.ceil(2 * limit * share)), defn.caps.min_constituents)
             order = order[:keep]
-        rows, score = rows[order.tolist()], score[order]
+        rows, score = rows[order], score[order]
         total = score.sum()
         score = (score / total if total > 0 else np.full(len(score), 1.0 / len(score))) * share
         out.append(_Sleeve(name, share, rows, score))
@@ -253,10 +237,12 @@ def _ranked_sleeves(defn: IndexDefinition, inputs: IndexInputs) -> list[_Sleeve]
 def _opportunity_index(
     defn: IndexDefinition, inputs: IndexInputs, ranked: Sequence[_Sleeve], *, skip_dust: bool
 ) -> IndexComposition:
+    cols = inputs.columns()
     limit = defn.caps.max_constituents
-    frames: list[pl.DataFrame] = []
+    positions: list[Rows] = []
     targets: list[np.ndarray] = []
     sleeves: list[tuple[str, float, np.ndarray]] = []
+    sleeve_of: list[str | None] = []
     offset = 0
     for part in ranked:
         rows, score, share = part.rows, part.target, part.share
@@ -265,20 +251,20 @@ def _opportunity_index(
         enough = max(defn.caps.min_constituents, int(np.ceil(1.0 / defn.caps.single)))
         dust = score < floor
         if floor > 0 and dust.any() and int((~dust).sum()) >= enough:
-            rows, score = rows.filter(pl.Series(~dust)), score[~dust] * share / score[~dust].sum()
-        frames.append(rows)
+            rows, score = rows[~dust], score[~dust] * share / score[~dust].sum()
+        positions.append(rows)
         targets.append(score)
         sleeves.append(
-            (str(part.name), share, np.arange(offset, offset + rows.height, dtype=np.intp))
+            (str(part.name), share, np.arange(offset, offset + rows.size, dtype=np.intp))
         )
-        offset += rows.height
-    frame = pl.concat(frames, how="vertical_relaxed")
+        sleeve_of += [part.name] * rows.size
+        offset += rows.size
+    rows = np.concatenate(positions)
     target = np.concatenate(targets)
-    groups = _cap_groups(frame, defn, sleeves)
     weights = capped_weights(
         target,
         single_cap=defn.caps.single,
-        groups=groups,
+        groups=_cap_groups(cols, rows, defn, sleeves),
         min_constituents=defn.caps.min_constituents,
         min_weight=defn.weighting.min_weight,
     )
@@ -286,20 +272,22 @@ def _opportunity_index(
         keep_idx = np.argsort(-weights, kind="stable")[:limit]
         mask = np.zeros(len(weights), dtype=bool)
         mask[keep_idx] = True
-        frame, target = frame.filter(pl.Series(mask)), target[mask]
-        positions = np.cumsum(mask) - 1
-        sleeves = [(n, s, positions[idx[mask[idx]]]) for n, s, idx in sleeves]
+        rows, target = rows[mask], target[mask]
+        sleeve_of = [s for s, m in zip(sleeve_of, mask.tolist(), strict=True) if m]
+        positions_now = np.cumsum(mask) - 1
+        sleeves = [(n, s, positions_now[idx[mask[idx]]]) for n, s, idx in sleeves]
         weights = capped_weights(
             target,
             single_cap=defn.caps.single,
-            groups=_cap_groups(frame, defn, sleeves),
+            groups=_cap_groups(cols, rows, defn, sleeves),
             min_constituents=defn.caps.min_constituents,
             min_weight=defn.weighting.min_weight,
         )
+    held = np.flatnonzero(weights > 1e-9)
+    table = inputs.candidates()[rows[held].tolist()]
     constituents = [
-        _constituent(row, float(w), row["sleeve"])
-        for row, w in zip(frame.iter_rows(named=True), weights, strict=True)
-        if w > 1e-9
+        _constituent(row, float(weights[k]), sleeve_of[k])
+        for row, k in zip(table.iter_rows(named=True), held.tolist(), strict=True)
     ]
     return IndexComposition(defn.name, defn.title, inputs.as_of, constituents)
 

@@ -18,9 +18,9 @@ import polars as pl
 
 from realyield.core.errors import InsufficientDataError
 from realyield.core.model import Asset
+from realyield.indices.candidates import dependency_groups
 from realyield.indices.composition import Constituent, IndexComposition
 from realyield.indices.weights import (
-    CapGroup,
     InfeasibleWeightsError,
     capped_proportional,
     capped_weights,
@@ -46,20 +46,6 @@ def _route_network(
         if facts is not None and facts.peg in peg_assets:
             return peg_assets[facts.peg]
     return None
-
-
-def _dependency_groups(keys: Sequence[Sequence[str]], caps: Mapping[str, float]) -> list[CapGroup]:
-    """Cap groups over holdings that share a capped dependency key (only shared ones)."""
-    members: dict[str, list[int]] = {}
-    for i, row in enumerate(keys):
-        for key in row:
-            if key.split(":", 1)[0] in caps:
-                members.setdefault(key, []).append(i)
-    return [
-        CapGroup(k, np.asarray(m, dtype=np.intp), caps[k.split(":", 1)[0]])
-        for k, m in members.items()
-        if len(m) > 1
-    ]
 
 
 def build_staking_index(
@@ -117,8 +103,8 @@ def build_staking_index(
         )
     target = np.asarray([caps[a] for a in held], dtype=float)
     weights = capped_proportional(target, single_cap)
-    groups = _dependency_groups(
-        [best[a][1]["dependencies"] or () for a in held], dependency_caps or {}
+    groups = dependency_groups(
+        [best[a][1]["dependencies"] or () for a in held], dependency_caps or {}, shared_only=True
     )
     if groups:  # e.g. two networks staked through one LST issuer share its cap
         weights = capped_weights(
