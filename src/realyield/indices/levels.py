@@ -11,7 +11,7 @@ and reinvested; price return comes from the underlying assets' prices.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -23,7 +23,6 @@ from realyield.indices.composition import IndexComposition
 from realyield.indices.rebalance import (
     CostModel,
     apply_band,
-    drift,
     schedule_dates,
     trade_cost,
     turnover,
@@ -195,71 +194,20 @@ def index_levels(
     failing = (~np.isnan(apy_m) & (apy_m > max_apy)) | (
         (last_seen_m >= 0) & (day_no - last_seen_m > DEAD_AFTER_DAYS)
     )
-    failing_ids = {
-        int(t): {ids[j] for j in np.flatnonzero(failing[t])}
-        for t in np.flatnonzero(failing.any(axis=1))
-    }
-    # plain Python rows: the loop below reads single values, which numpy indexing makes slow
-    price_rows, income_rows = price_ret.tolist(), income.tolist()
-    weights: dict[str, float] = {}
-    target: dict[str, float] = {}
-    rows = []
-    for t, day in enumerate(days):
-        price_r = income_r = cost = turned = 0.0
-        rebalanced = False
-        if t > 0 and weights:
-            growth = {}
-            price_t, income_t = price_rows[t], income_rows[t]
-            for i, w in weights.items():
-                j = col[i]
-                p, inc = price_t[j], income_t[j]
-                price_r += w * p
-                income_r += w * inc
-                growth[i] = w * (1.0 + p + inc)
-            total = sum(growth.values())
-            weights = {i: g / total for i, g in growth.items()} if total > 0 else weights
-        failing_t = failing_ids.get(t)
-        gone = [i for i in weights if i in failing_t] if failing_t else []
-        for i in gone:
-            events.append(f"{day}: removed {i} (failed a screen between rebalances)")
-            freed = weights.pop(i)
-            target.pop(i, None)
-            # spread pro rata within the holding's sleeve, else over the whole index
-            peers = [k for k in weights if info[k].sleeve == info[i].sleeve] or list(weights)
-            rest = sum(weights[k] for k in peers)
-            if rest > 0:
-                for k in peers:
-                    weights[k] += freed * weights[k] / rest
-            turned += freed
-        if day in targets:
-            new_target = {i: w for i, w in targets[day].weights().items() if i not in gone}
-            norm = sum(new_target.values())
-            target = {i: w / norm for i, w in new_target.items()} if norm else {}
-            new = apply_band(weights, target, band) if weights else dict(target)
-            cost += trade_cost(weights, new, chains, costs)
-            turned += turnover(weights, new)
-            weights, rebalanced = new, True
-        elif target and drift(weights, target) > drift_trigger:
-            new = apply_band(weights, target, band)
-            cost += trade_cost(weights, new, chains, costs)
-            turned += turnover(weights, new)
-            events.append(
-                f"{day}: drift {drift(weights, target):.1%} > "
-                f"{drift_trigger:.0%}: rebalanced to target"
-            )
-            weights, rebalanced = new, True
-        rows.append(
-            (
-                day,
-                price_r,
-                income_r,
-                cost,
-                price_r + income_r - cost,
-                turned,
-                rebalanced,
-                len(weights),
-            )
-        )
+    rows = _roll(
+        days,
+        targets,
+        ids,
+        price_ret,
+        income,
+        failing,
+        sleeves=[info[i].sleeve for i in ids],
+        chains=chains,
+        drift_trigger=drift_trigger,
+        band=band,
+        costs=costs,
+        events=events,
+    )
     frame = pl.DataFrame(
         rows,
         schema=[
@@ -280,3 +228,103 @@ def index_levels(
         (100 * (1 + pl.col("total_return")).cum_prod()).alias("level_total"),
     )
     return LevelHistory(name, frame, events)
+
+
+def _as_dict(ids: Sequence[str], w: np.ndarray, held: np.ndarray) -> dict[str, float]:
+    return {ids[j]: float(w[j]) for j in np.flatnonzero(held).tolist()}
+
+
+def _roll(
+    days: Sequence[date],
+    targets: Mapping[date, IndexComposition],
+    ids: Sequence[str],
+    price_ret: np.ndarray,
+    income: np.ndarray,
+    failing: np.ndarray,
+    *,
+    sleeves: Sequence[str | None],
+    chains: Mapping[str, str | None],
+    drift_trigger: float,
+    band: float,
+    costs: CostModel,
+    events: list[str],
+) -> list[tuple[date, float, float, float, float, float, bool, int]]:
+    """The daily loop: weights drift with returns, failing holdings leave, scheduled and
+    drift-triggered rebalances trade (through the mapping-based rules of
+    ``indices.rebalance``, so levels, backtests and reviews trade alike).
+
+    Weights live in arrays over ``ids`` (sorted, so sums run in a fixed order); a
+    holding is what ``held`` marks, which may include a weight that fell to zero.
+    """
+    n = len(ids)
+    col = {i: j for j, i in enumerate(ids)}
+    sleeve_codes = {s: k for k, s in enumerate(dict.fromkeys(sleeves))}
+    sleeve_of = np.array([sleeve_codes[s] for s in sleeves], dtype=np.intp)
+    w = np.zeros(n)
+    held = np.zeros(n, dtype=bool)
+    target = np.zeros(n)
+    has_target = False
+    growth_rows = 1.0 + price_ret + income
+    out = []
+    for t, day in enumerate(days):
+        price_r = income_r = cost = turned = 0.0
+        rebalanced = False
+        if t > 0 and held.any():
+            price_r = float(w @ price_ret[t])
+            income_r = float(w @ income[t])
+            g = w * growth_rows[t]
+            total = float(g.sum())
+            if total > 0:
+                w = g / total
+        gone = np.flatnonzero(held & failing[t])
+        for j in gone.tolist():
+            events.append(f"{day}: removed {ids[j]} (failed a screen between rebalances)")
+            freed = float(w[j])
+            w[j], held[j], target[j] = 0.0, False, 0.0
+            # spread pro rata within the holding's sleeve, else over the whole index
+            peers = held & (sleeve_of == sleeve_of[j])
+            if not peers.any():
+                peers = held
+            rest = float(w[peers].sum())
+            if rest > 0:
+                w[peers] += freed * w[peers] / rest
+            turned += freed
+        trade: dict[str, float] | None = None
+        if day in targets:
+            target = np.zeros(n)
+            for i, wt in targets[day].weights().items():
+                target[col[i]] = wt
+            target[gone] = 0.0
+            norm = float(target.sum())
+            target = target / norm if norm else target
+            has_target = bool(norm)
+            current = _as_dict(ids, w, held)
+            goal = _as_dict(ids, target, target > 0)
+            trade = apply_band(current, goal, band) if current else goal
+        elif has_target:
+            gap = float(np.abs(w - target).max())
+            if gap > drift_trigger:
+                current = _as_dict(ids, w, held)
+                trade = apply_band(current, _as_dict(ids, target, target > 0), band)
+                events.append(f"{day}: drift {gap:.1%} > {drift_trigger:.0%}: rebalanced to target")
+        if trade is not None:
+            current = _as_dict(ids, w, held)
+            cost += trade_cost(current, trade, chains, costs)
+            turned += turnover(current, trade)
+            w, held = np.zeros(n), np.zeros(n, dtype=bool)
+            for i, wt in trade.items():
+                w[col[i]], held[col[i]] = wt, True
+            rebalanced = True
+        out.append(
+            (
+                day,
+                price_r,
+                income_r,
+                cost,
+                price_r + income_r - cost,
+                turned,
+                rebalanced,
+                int(held.sum()),
+            )
+        )
+    return out
