@@ -196,16 +196,29 @@ def risk_on(
     start = as_of - timedelta(days=window_days - 1)
     window = prices.filter(
         pl.col("asset_id").is_in(list(weights)) & pl.col("date").is_between(start, as_of)
-    )
-    wide = window.pivot(on="asset_id", index="date", values="price_usd").sort("date")
-    if wide.height < window_days * 0.8 or any(a not in wide.columns for a in weights):
+    ).select("asset_id", "date", "price_usd")
+    assets = list(weights)
+    # dates x assets, only the dates that have a price (the last row of a date counts)
+    day_codes, day_of_row = np.unique(window["date"].to_numpy(), return_inverse=True)
+    col = {a: j for j, a in enumerate(assets)}
+    cols = np.array([col[a] for a in window["asset_id"].to_list()], dtype=np.intp)
+    wide = np.full((day_codes.size, len(assets)), np.nan)
+    wide[day_of_row, cols] = window["price_usd"].cast(pl.Float64).to_numpy()
+    missing = [a for a, j in col.items() if not (cols == j).any()]
+    if day_codes.size < window_days * 0.8 or missing:
         raise InsufficientDataError(
             f"trend filter needs {window_days} days of prices for {sorted(weights)} up to "
-            f"{as_of}; found {wide.height} days"
+            f"{as_of}; found {day_codes.size} days"
         )
-    wide = wide.fill_null(strategy="forward").drop_nulls()
-    first = wide.row(0, named=True)
-    level = sum(w * wide[a] / first[a] for a, w in weights.items())
+    # carry each price forward over the days it is missing, then start where all are known
+    seen = np.where(~np.isnan(wide), np.arange(day_codes.size)[:, None], 0)
+    wide = wide[np.maximum.accumulate(seen, axis=0), np.arange(len(assets))]
+    wide = wide[~np.isnan(wide).any(axis=1)]
+    if wide.size == 0:
+        raise InsufficientDataError(
+            f"trend filter: no day up to {as_of} has a price for every asset of {sorted(weights)}"
+        )
+    level = (wide / wide[0]) @ np.array([weights[a] for a in assets])
     today, average = float(level[-1]), float(level.mean())
     on = today >= average
     return on, (

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from realyield.core.errors import ConfigError
 
@@ -29,9 +30,12 @@ class CostModel:
     default_gas_usd: float = 1.0
     notional_usd: float = 100_000.0
 
+    @cached_property
+    def _gas_by_chain(self) -> dict[str, float]:
+        return {k.lower(): v for k, v in (self.gas_usd or {}).items()}
+
     def gas(self, chain: str | None) -> float:
-        table = {k.lower(): v for k, v in (self.gas_usd or {}).items()}
-        return table.get((chain or "").lower(), self.default_gas_usd)
+        return self._gas_by_chain.get((chain or "").lower(), self.default_gas_usd)
 
 
 def schedule_dates(start: date, end: date, schedule: str) -> list[date]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
@@ -27,7 +28,12 @@ from realyield.indices.weights import InfeasibleWeightsError
 from realyield.scoring.history_stats import HistoryStatsIndex
 from realyield.scoring.score import ScoredUniverse, score_universe
 from realyield.scoring.service import score_stored
-from realyield.universe.point_in_time import SortedHistory, assets_at, opportunities_at
+from realyield.universe.point_in_time import (
+    SortedHistory,
+    assets_at,
+    day_number,
+    opportunities_at,
+)
 from realyield.universe.repository import (
     UniverseQuery,
     apy_history_frame,
@@ -73,6 +79,13 @@ class _Lookups:
     history: SortedHistory
     prices: SortedHistory
     stats: HistoryStatsIndex
+    prices_by_date: pl.DataFrame  # the price table sorted by date
+    price_dates: np.ndarray  # its dates as day numbers
+
+    def prices_up_to(self, day: date) -> pl.DataFrame:
+        """The prices dated up to ``day``: a prefix of the sorted table (no copy)."""
+        end = int(np.searchsorted(self.price_dates, day_number(day), "right"))
+        return self.prices_by_date.slice(0, end)
 
 
 @dataclass
@@ -96,10 +109,13 @@ class HistoryData:
     def _lookup(self) -> _Lookups:
         """The histories sorted once for as-of questions (built on first use)."""
         if self._lookups is None:
+            by_date = self.prices.sort("date", maintain_order=True)
             self._lookups = _Lookups(
                 SortedHistory(self.history, "id"),
                 SortedHistory(self.prices, "asset_id"),
                 HistoryStatsIndex(self.history),
+                by_date,
+                by_date["date"].cast(pl.Int32).to_numpy(),
             )
         return self._lookups
 
@@ -114,7 +130,7 @@ class HistoryData:
             opps = opportunities_at(self.opportunities, lookup.history, day)
             if not opps:
                 raise InsufficientDataError(f"no opportunity has history on {day}")
-            prices = self.prices.filter(pl.col("date") <= day)
+            prices = lookup.prices_up_to(day)
             assets = assets_at(self.assets, lookup.prices, day)
             scored = score_universe(
                 opps,
@@ -139,7 +155,7 @@ class HistoryData:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         for day, inputs in self._inputs.items():
-            inputs.prices = self.prices.filter(pl.col("date") <= day)
+            inputs.prices = self._lookup().prices_up_to(day)
 
     def sharing_scores(self) -> HistoryData:
         """A view over the same histories and the same scored universe per date, with
