@@ -18,6 +18,7 @@ solver) rather than failing.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,19 @@ def _options() -> Any:
 
 
 _OPTIONS = _options() if _highs is not None else None
+_LOCAL = threading.local()
+
+
+def _solver() -> Any:
+    """This thread's HiGHS instance, options set (creating one per LP cost as much as a
+    small solve; ``passModel`` replaces the model and clears what the last solve left)."""
+    highs = getattr(_LOCAL, "highs", None)
+    if highs is None:
+        highs = _highs._Highs()
+        if highs.passOptions(_OPTIONS) == _highs.HighsStatus.kError:
+            raise RuntimeError("HiGHS rejected the solver options")  # a SciPy build problem
+        _LOCAL.highs = highs
+    return highs
 
 
 def solve(
@@ -149,9 +163,7 @@ def solve(
     lp.a_matrix_.start_ = a.indptr
     lp.a_matrix_.index_ = a.indices
     lp.a_matrix_.value_ = a.data
-    highs = _highs._Highs()
-    if highs.passOptions(_OPTIONS) == _highs.HighsStatus.kError:
-        return LpResult(FAILED, "HiGHS rejected the solver options")
+    highs = _solver()
     if highs.passModel(lp) == _highs.HighsStatus.kError:
         return LpResult(INFEASIBLE, "HiGHS rejected the model (e.g. a lower bound above its upper)")
     if highs.run() == _highs.HighsStatus.kError:
