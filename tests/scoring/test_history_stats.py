@@ -165,3 +165,24 @@ def test_bundled_history_matches_the_definitions_on_many_dates() -> None:
     index = HistoryStatsIndex(frame(rows))
     for as_of in [date(2022, 7, 15), date(2023, 11, 30), date(2025, 6, 30)]:
         assert_matches(index.at(as_of), reference(rows, as_of))
+
+
+def test_reward_token_trend_by_hand() -> None:
+    from realyield.scoring.inputs import reward_token_facts
+    from realyield.universe.point_in_time import SortedHistory
+
+    as_of = date(2024, 6, 30)
+    rows = [
+        ("gov", as_of - timedelta(days=200), 50.0),  # before the 90-day window
+        ("gov", as_of - timedelta(days=89), 2.0),  # the window's first price
+        ("gov", as_of - timedelta(days=29), 1.0),
+        ("gov", as_of, 1.5),
+        ("gov", as_of + timedelta(days=1), 99.0),  # after the date: never read
+        ("new", as_of - timedelta(days=20), 1.0),  # under 30 days of prices: no trend
+        ("new", as_of, 3.0),
+    ]
+    prices = pl.DataFrame(rows, schema=["asset_id", "date", "price_usd"], orient="row")
+    for source in (prices, SortedHistory(prices, "asset_id")):
+        _, trend = reward_token_facts([], source, as_of=as_of)
+        assert set(trend) == {"gov"}
+        assert trend["gov"] == pytest.approx((1.5 / 2.0) ** (365.0 / 89) - 1.0, rel=1e-12)

@@ -26,6 +26,7 @@ from realyield.indices.methodology import IndexDefinition, packaged_definitions
 from realyield.indices.rebalance import CostModel
 from realyield.indices.weights import InfeasibleWeightsError
 from realyield.scoring.history_stats import HistoryStatsIndex
+from realyield.scoring.record_facts import FactsCache
 from realyield.scoring.score import ScoredUniverse, score_universe
 from realyield.scoring.service import score_stored
 from realyield.universe.point_in_time import (
@@ -79,6 +80,7 @@ class _Lookups:
     history: SortedHistory
     prices: SortedHistory
     stats: HistoryStatsIndex
+    facts: FactsCache
     prices_by_date: pl.DataFrame  # the price table sorted by date
     price_dates: np.ndarray  # its dates as day numbers
 
@@ -114,6 +116,7 @@ class HistoryData:
                 SortedHistory(self.history, "id"),
                 SortedHistory(self.prices, "asset_id"),
                 HistoryStatsIndex(self.history),
+                FactsCache(),
                 by_date,
                 by_date["date"].cast(pl.Int32).to_numpy(),
             )
@@ -136,8 +139,9 @@ class HistoryData:
                 opps,
                 as_of=day,
                 stats=lookup.stats.at(day),
+                facts_cache=lookup.facts,
                 assets=list(assets.values()),
-                prices=prices,
+                prices=lookup.prices,
             )
             self._inputs[day] = IndexInputs(day, scored, assets, prices)
         return self._inputs[day]

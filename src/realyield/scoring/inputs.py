@@ -19,18 +19,15 @@ import polars as pl
 from numpy.typing import NDArray
 
 from realyield.core.model import Asset, Opportunity
-from realyield.scoring.dependencies import Dependencies, dependencies_of
-from realyield.scoring.metadata import chain_facts, protocol_facts, split_symbol, token_facts
+from realyield.scoring.dependencies import Dependencies
+from realyield.scoring.record_facts import FactsCache, number
 from realyield.sources.staking import StakingParams, load_staking_params
+from realyield.universe.point_in_time import SortedHistory, day_number
 
 F64 = NDArray[np.float64]
 BOOL = NDArray[np.bool_]
 NAN = math.nan
 YEAR_DAYS = 365.25
-#: Issuers whose stablecoins are backed by derivatives or strategies, not cash.
-SYNTHETIC_ISSUERS = frozenset(
-    {"ethena", "usual", "resolv", "falcon-finance", "elixir", "level", "f(x)", "angle", "reserve"}
-)
 
 
 @dataclass
@@ -84,37 +81,37 @@ def _years(start: date | None, end: date) -> float:
     return NAN if start is None else max(0.0, (end - start).days / YEAR_DAYS)
 
 
-def _num(value: object) -> float:
-    if value is None or isinstance(value, bool):
-        return NAN
-    try:
-        result = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return NAN
-    return result if math.isfinite(result) else NAN
-
-
 def reward_token_facts(
-    assets: Sequence[Asset], prices: pl.DataFrame | None, *, as_of: date, window_days: int = 90
+    assets: Sequence[Asset],
+    prices: pl.DataFrame | SortedHistory | None,
+    *,
+    as_of: date,
+    window_days: int = 90,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Per asset id: annual supply inflation, and annualised price change over the
-    last ``window_days`` (both fractions), from stored assets and price history."""
+    last ``window_days`` (both fractions), from stored assets and price history.
+
+    ``prices`` (``asset_id, date, price_usd``) may be given already sorted as a
+    ``SortedHistory`` when asking for many dates. The trend runs from the first to the
+    last price in ``(as_of - window_days, as_of]`` and needs at least 30 days between them.
+    """
     dilution = {a.id: a.supply_inflation for a in assets if a.supply_inflation is not None}
     trend: dict[str, float] = {}
-    if prices is not None and not prices.is_empty():
-        window = prices.filter(
-            (pl.col("date") <= as_of) & (pl.col("date") > as_of - np.timedelta64(window_days, "D"))
-        ).sort("asset_id", "date")
-        ends = window.group_by("asset_id").agg(
-            pl.col("price_usd").first().alias("p0"),
-            pl.col("price_usd").last().alias("p1"),
-            pl.col("date").first().alias("d0"),
-            pl.col("date").last().alias("d1"),
-        )
-        for row in ends.iter_rows(named=True):
-            days = (row["d1"] - row["d0"]).days
-            if days >= 30 and row["p0"] > 0:
-                trend[row["asset_id"]] = (row["p1"] / row["p0"]) ** (365.0 / days) - 1.0
+    if prices is None:
+        return dilution, trend
+    rows = prices if isinstance(prices, SortedHistory) else SortedHistory(prices, "asset_id")
+    if not rows.keys:
+        return dilution, trend
+    day = day_number(as_of)
+    first, end = rows.ends(day - window_days), rows.ends(day)
+    have = np.flatnonzero(end > first)
+    price = rows.frame["price_usd"].cast(pl.Float64).to_numpy()
+    first, last = first[have], end[have] - 1
+    days = rows.day[last] - rows.day[first]
+    p0, p1 = price[first], price[last]
+    for k, n, a, b in zip(have.tolist(), days.tolist(), p0.tolist(), p1.tolist(), strict=True):
+        if n >= 30 and a > 0:
+            trend[rows.keys[k]] = (b / a) ** (365.0 / n) - 1.0
     return dilution, trend
 
 
@@ -133,13 +130,16 @@ def build_inputs(
     as_of: date,
     stats: pl.DataFrame | None = None,
     assets: Sequence[Asset] = (),
-    prices: pl.DataFrame | None = None,
+    prices: pl.DataFrame | SortedHistory | None = None,
     staking: Sequence[StakingParams] | None = None,
+    facts_cache: FactsCache | None = None,
 ) -> ScoringInputs:
     """Assemble the scoring columns for ``opportunities`` as of ``as_of``.
 
     ``stats`` comes from ``history_stats``; without it, DeFiLlama's own statistics in
-    ``meta`` (count, mu, sigma, apyMean30d) are used where present.
+    ``meta`` (count, mu, sigma, apyMean30d) are used where present. ``facts_cache``
+    keeps each record's date-independent facts between calls (a replay over many
+    dates).
     """
     n = len(opportunities)
     staking = load_staking_params() if staking is None else staking
@@ -189,61 +189,28 @@ def build_inputs(
     chain_kind: list[str] = []
     depeg_tokens: list[tuple[str, ...]] = []
     deps: list[Dependencies] = []
+    cache = (facts_cache or FactsCache()).using(staking)
     for i, o in enumerate(opportunities):
-        meta = o.meta
-        tokens = split_symbol(o.symbol)
-        facts = [t for t in (token_facts(s) for s in tokens) if t is not None]
-        cols["apy"][i] = _num(o.apy)
+        f = cache.facts(o, stake_by_asset, stake_by_peg)
+        cols["apy"][i] = number(o.apy)
         split_known[i] = o.apy_base is not None or o.apy_reward is not None
         if split_known[i]:
-            cols["apy_base"][i] = _num(o.apy_base) if o.apy_base is not None else 0.0
-            cols["apy_reward"][i] = _num(o.apy_reward) if o.apy_reward is not None else 0.0
+            cols["apy_base"][i] = number(o.apy_base) if o.apy_base is not None else 0.0
+            cols["apy_reward"][i] = number(o.apy_reward) if o.apy_reward is not None else 0.0
         else:  # unknown split: nothing is assumed real
             cols["apy_base"][i] = 0.0
-            cols["apy_reward"][i] = _num(o.apy)
-        cols["tvl_usd"][i] = _num(o.tvl_usd)
-        cols["lockup_days"][i] = _num(o.lockup_days)
-        cols["il_7d"][i] = _num(meta.get("il_7d"))
-        if isinstance(meta.get("outlier"), bool):
-            cols["source_outlier"][i] = 1.0 if meta["outlier"] else 0.0
-        if o.exposure is not None:
-            cols["exposure_multi"][i] = 1.0 if o.exposure == "multi" else 0.0
-        elif len(tokens) > 1:
-            cols["exposure_multi"][i] = 1.0
-        pegs = {t.peg for t in facts}
-        if o.il_risk is not None and cols["exposure_multi"][i] == 1.0:
-            cols["correlated"][i] = 0.0 if o.il_risk else 1.0
-        elif len(tokens) > 1 and len(facts) == len(tokens):
-            cols["correlated"][i] = 1.0 if len(pegs) == 1 else 0.0
-        # staking: inflation of the network behind the stake, slashing
-        is_staking[i] = o.kind == "staking"
-        is_lst[i] = o.kind == "liquid_staking"
-        if is_staking[i] or is_lst[i]:
-            params = next((stake_by_asset[a] for a in o.underlying if a in stake_by_asset), None)
-            if params is None:
-                peg = next((t.peg for t in facts if t.peg in stake_by_peg), None)
-                params = stake_by_peg.get(peg or o.symbol.lower())
-            if params is not None:
-                cols["staking_inflation"][i] = params.supply_inflation_pct / 100.0
-                cols["slashing"][i] = 1.0 if params.slashing else 0.0
-                if is_staking[i] and math.isnan(cols["lockup_days"][i]):
-                    cols["lockup_days"][i] = params.unbonding_days
-        # depeg exposure: the riskiest pegged token held
-        points, exposed = 0.0, []
-        for t in facts:
-            p = {
-                "stablecoin": 8.0 if t.issuer in SYNTHETIC_ISSUERS else 4.0,
-                "lst": 5.0,
-                "lrt": 8.0,
-                "wrapped": 5.0,
-            }.get(t.kind, 0.0)
-            if p:
-                exposed.append(t.symbol)
-                points = max(points, p)
-        if len({t.issuer for t in facts if t.kind != "native"}) > 1:
-            points += 2.0  # two issuers: either can break the position
-        cols["depeg_points"][i] = min(points, 12.0)
-        depeg_tokens.append(tuple(exposed))
+            cols["apy_reward"][i] = number(o.apy)
+        cols["tvl_usd"][i] = number(o.tvl_usd)
+        cols["lockup_days"][i] = f.lockup_days
+        cols["il_7d"][i] = f.il_7d
+        cols["source_outlier"][i] = f.source_outlier
+        cols["exposure_multi"][i] = f.exposure_multi
+        cols["correlated"][i] = f.correlated
+        is_staking[i], is_lst[i] = f.is_staking, f.is_lst
+        cols["staking_inflation"][i] = f.staking_inflation
+        cols["slashing"][i] = f.slashing
+        cols["depeg_points"][i] = f.depeg_points
+        depeg_tokens.append(f.depeg_tokens)
         # reward tokens: dilution and price trend where known (mean over known tokens)
         d = [dilution_of[r] for r in o.reward_tokens if r in dilution_of]
         tr = [trend_of[r] for r in o.reward_tokens if r in trend_of]
@@ -253,37 +220,25 @@ def build_inputs(
         row = stat_rows.get(o.id)
         if row is not None:
             for name in ("n_obs", "mu", "sigma", "mean_30d", "std_30d", "tvl_change_30d"):
-                cols[name][i] = _num(row[name])
+                cols[name][i] = number(row[name])
         else:
-            cols["n_obs"][i] = _num(meta.get("count"))
-            cols["mu"][i] = _num(meta.get("mu"))
-            cols["sigma"][i] = _num(meta.get("sigma"))
-            cols["mean_30d"][i] = _num(meta.get("apy_mean_30d"))
-        # protocol and chain facts; the record's own launch date and audits win
-        pf = protocol_facts(o.protocol)
-        launched = o.launched or (pf.launched if pf else None)
-        cols["protocol_age_years"][i] = _years(launched, as_of)
-        cols["audits"][i] = (
-            float(o.audits) if o.audits is not None else (float(pf.audits) if pf else NAN)
-        )
-        if pf is not None:
-            cols["exploits"][i] = float(pf.exploits)
-            cols["years_since_exploit"][i] = _years(pf.last_exploit, as_of)
-            cols["layers"][i] = float(pf.layers)
-            collateral.append(pf.collateral if o.kind == "lending" else "not_lending")
-            custodial[i] = pf.custody == "custodial"
-        else:
-            cols["layers"][i] = 1.0 if o.kind == "vault" else NAN
-            collateral.append("unknown" if o.kind == "lending" else "not_lending")
-        cf = chain_facts(o.chain)
-        if cf is not None:
-            cols["chain_age_years"][i] = _years(cf.launched, as_of)
-            cols["chain_bridge"][i] = 1.0 if cf.bridge_dependency else 0.0
-            cols["chain_incidents"][i] = float(cf.major_incidents)
-            chain_kind.append(cf.kind)
-        else:
-            chain_kind.append("unknown")
-        deps.append(dependencies_of(o, tokens, facts, pf, cf))
+            meta = o.meta
+            cols["n_obs"][i] = number(meta.get("count"))
+            cols["mu"][i] = number(meta.get("mu"))
+            cols["sigma"][i] = number(meta.get("sigma"))
+            cols["mean_30d"][i] = number(meta.get("apy_mean_30d"))
+        cols["protocol_age_years"][i] = _years(f.launched, as_of)
+        cols["audits"][i] = f.audits
+        cols["exploits"][i] = f.exploits
+        cols["years_since_exploit"][i] = _years(f.last_exploit, as_of)
+        cols["layers"][i] = f.layers
+        collateral.append(f.collateral)
+        custodial[i] = f.custodial
+        cols["chain_age_years"][i] = _years(f.chain_launched, as_of)
+        cols["chain_bridge"][i] = f.chain_bridge
+        cols["chain_incidents"][i] = f.chain_incidents
+        chain_kind.append(f.chain_kind)
+        deps.append(f.dependencies)
     arrays = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
     return ScoringInputs(
         opportunities=opportunities,

@@ -24,9 +24,11 @@ from realyield.scoring.factors import Score, make_score, risk_grade, sustainabil
 from realyield.scoring.history_stats import history_stats
 from realyield.scoring.inputs import ScoringInputs, build_inputs
 from realyield.scoring.realyield import reward_retention, sustainable_apy
+from realyield.scoring.record_facts import FactsCache
 from realyield.scoring.screens import ScreenConfig, screen_reasons
 from realyield.scoring.sustainability import FactorColumns
 from realyield.sources.staking import StakingParams
+from realyield.universe.point_in_time import SortedHistory
 
 
 @dataclass
@@ -196,23 +198,31 @@ def score_universe(
     as_of: date,
     history: pl.DataFrame | None = None,
     assets: Sequence[Asset] = (),
-    prices: pl.DataFrame | None = None,
+    prices: pl.DataFrame | SortedHistory | None = None,
     staking: Sequence[StakingParams] | None = None,
     screens: ScreenConfig | None = None,
     forecast: pl.DataFrame | None = None,
     stats: pl.DataFrame | None = None,
+    facts_cache: FactsCache | None = None,
 ) -> ScoredUniverse:
     """Screen and score ``opportunities`` as of ``as_of`` (history after it is ignored).
 
     ``forecast`` is the output of ``scoring.forecast.predict`` when a model is used.
     ``stats`` is ``history_stats(history, as_of=as_of)`` when the caller already has it
     (a replay over many dates answers it from one ``HistoryStatsIndex``); it takes the
-    place of ``history``.
+    place of ``history``. ``facts_cache`` keeps each record's date-independent facts
+    between calls.
     """
     if stats is None and history is not None:
         stats = history_stats(history, as_of=as_of)
     x = build_inputs(
-        opportunities, as_of=as_of, stats=stats, assets=assets, prices=prices, staking=staking
+        opportunities,
+        as_of=as_of,
+        stats=stats,
+        assets=assets,
+        prices=prices,
+        staking=staking,
+        facts_cache=facts_cache,
     )
     is_staking_like = x.is_staking | x.is_lst
     real_base, retained, sustainable = sustainable_apy(
