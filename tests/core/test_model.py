@@ -96,3 +96,23 @@ def test_history_records_validate() -> None:
         Asset("x", "X", "X", "memecoin", NOW, "test")
     with pytest.raises(RecordError, match="naive"):
         Asset("x", "X", "X", "other", datetime(2025, 1, 1), "test")
+
+
+def test_restated_equals_a_checked_copy_and_checks_the_new_values() -> None:
+    from dataclasses import replace
+    from datetime import timedelta, timezone
+
+    o = opp()
+    later = datetime(2025, 2, 1, 9, tzinfo=timezone(timedelta(hours=2)))
+    got = o.restated(apy=None, apy_base=2.0, apy_reward=0.5, tvl_usd=7.0, as_of=later)
+    want = replace(o, apy=None, apy_base=2.0, apy_reward=0.5, tvl_usd=7.0, as_of=later)
+    assert got == want and got.apy == 2.5 and got.as_of.tzinfo == UTC
+    assert o.apy_base != 2.0  # the original is untouched
+    with pytest.raises(RecordError, match="tvl_usd"):
+        o.restated(apy=1.0, apy_base=1.0, apy_reward=0.0, tvl_usd=math.nan, as_of=later)
+    with pytest.raises(RecordError, match="apy_base"):
+        o.restated(apy=1.0, apy_base=-1.0, apy_reward=2.0, tvl_usd=1.0, as_of=later)
+    with pytest.raises(RecordError, match="not apy_base"):
+        o.restated(apy=9.0, apy_base=1.0, apy_reward=2.0, tvl_usd=1.0, as_of=later)
+    with pytest.raises(RecordError, match="naive"):
+        o.restated(apy=1.0, apy_base=1.0, apy_reward=0.0, tvl_usd=1.0, as_of=datetime(2025, 1, 1))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -156,12 +156,52 @@ class Opportunity:
             "as_of": self.as_of.isoformat(),
         }
 
+    def restated(
+        self,
+        *,
+        apy: float | None,
+        apy_base: float | None,
+        apy_reward: float | None,
+        tvl_usd: float | None,
+        as_of: datetime,
+    ) -> Opportunity:
+        """This opportunity as it stood at ``as_of``, with that day's APY parts and TVL.
+
+        The new values are checked as the constructor checks them; the other fields are
+        copied as they are (they were checked when this record was made). A replay
+        restates every pool at every rebalance date, where re-checking every field cost
+        more than the rest of the lookup.
+
+        Raises:
+            RecordError: as the constructor, for the new values.
+        """
+        rec = f"Opportunity[{self.id!r}]"
+        for name, value in (
+            ("apy", apy),
+            ("apy_base", apy_base),
+            ("apy_reward", apy_reward),
+            ("tvl_usd", tvl_usd),
+        ):
+            _finite_or_none(rec, name, value, minimum=0.0)
+        new = object.__new__(Opportunity)
+        for name in _OPPORTUNITY_FIELDS:
+            object.__setattr__(new, name, getattr(self, name))
+        object.__setattr__(new, "apy", _check_apy_sum(rec, apy, apy_base, apy_reward))
+        object.__setattr__(new, "apy_base", apy_base)
+        object.__setattr__(new, "apy_reward", apy_reward)
+        object.__setattr__(new, "tvl_usd", tvl_usd)
+        object.__setattr__(new, "as_of", _aware(rec, "as_of", as_of))
+        return new
+
     @property
     def reward_share(self) -> float | None:
         """Fraction of the headline APY paid in emissions (None when the split is unknown)."""
         if self.apy is None or self.apy == 0 or (self.apy_base is None and self.apy_reward is None):
             return None
         return (self.apy_reward or 0.0) / self.apy
+
+
+_OPPORTUNITY_FIELDS: Final = tuple(f.name for f in fields(Opportunity))
 
 
 @dataclass(frozen=True, slots=True)

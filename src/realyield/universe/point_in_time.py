@@ -87,23 +87,18 @@ def opportunities_at(
 
     ``history`` is the APY history (``id, date, apy, apy_base, apy_reward, tvl_usd``), or
     a ``SortedHistory`` over it when asking for many days."""
-    rows = {r["id"]: r for r in _latest(history, "id", day, max_gap_days).iter_rows(named=True)}
+    latest = _latest(history, "id", day, max_gap_days).select(
+        "id", "apy", "apy_base", "apy_reward", "tvl_usd"
+    )
+    rows = {r[0]: r for r in latest.rows()}
     at = datetime(day.year, day.month, day.day, tzinfo=UTC)
     out = []
     for o in opps:
         row = rows.get(o.id)
-        if row is None or row["apy"] is None:
+        if row is None or row[1] is None:
             continue
-        out.append(
-            replace(
-                o,
-                apy=row["apy"],
-                apy_base=row["apy_base"],
-                apy_reward=row["apy_reward"],
-                tvl_usd=row["tvl_usd"],
-                as_of=at,
-            )
-        )
+        _, apy, base, reward, tvl = row
+        out.append(o.restated(apy=apy, apy_base=base, apy_reward=reward, tvl_usd=tvl, as_of=at))
     return out
 
 
