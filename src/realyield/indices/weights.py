@@ -568,11 +568,15 @@ def _solve(
     gm: sp.csr_array,
     caps: NDArray[np.float64],
     keys: Sequence[str],
+    *,
+    explain: bool = True,
 ) -> NDArray[np.float64]:
     """Capped weights for one candidate set (``t`` sums to 1); see the module docstring.
 
     Raises:
-        InfeasibleWeightsError: the caps cannot be met.
+        InfeasibleWeightsError: the caps cannot be met; with ``explain`` the message
+            names the binding caps (one more LP), else it only says so (for a caller
+            that tries another candidate set anyway).
     """
     m = t.size
     if m * u < 1.0 - SUM_TOL:
@@ -631,8 +635,9 @@ def _solve(
         col_hi,
     )
     if res1.status == lp.INFEASIBLE:
-        _, reason = _capacity_reason(u, gm, caps, keys)
-        raise InfeasibleWeightsError(reason)
+        raise InfeasibleWeightsError(
+            _capacity_reason(u, gm, caps, keys)[1] if explain else "the caps cannot be met"
+        )
     if res1.x is None:
         raise InfeasibleWeightsError(f"the weighting LP failed: {res1.message}")
     x = res1.x
@@ -669,8 +674,9 @@ def _solve(
     w = weights_of(x) if spread is None else spread
     w = _repair(w, u, gm, caps)
     if abs(float(w.sum()) - 1.0) > SUM_TOL:
-        _, reason = _capacity_reason(u, gm, caps, keys)
-        raise InfeasibleWeightsError(reason)
+        raise InfeasibleWeightsError(
+            _capacity_reason(u, gm, caps, keys)[1] if explain else "the caps cannot be met"
+        )
     return w
 
 
@@ -719,15 +725,16 @@ def capped_weights(
             f"at least {min_constituents} constituents required, got {n} candidates"
         )
 
-    def solve_on(active: NDArray[np.intp]) -> NDArray[np.float64]:
+    def solve_on(active: NDArray[np.intp], *, explain: bool = False) -> NDArray[np.float64]:
         ta = t[active]
         total = float(ta.sum())
         if total <= 0.0:
             raise InfeasibleWeightsError("no remaining candidate has a positive target")
-        return _solve(ta / total, u, gm_all[:, active].tocsr(), caps_all, keys)
+        gm = gm_all[:, active].tocsr()
+        return _solve(ta / total, u, gm, caps_all, keys, explain=explain)
 
     active = np.arange(n)
-    wa = solve_on(active)  # infeasible here: the caps themselves cannot be met
+    wa = solve_on(active, explain=True)  # infeasible here: the caps themselves cannot be met
     dropped = 0
     while True:
         small = np.flatnonzero((wa > 0) & (wa < min_weight))

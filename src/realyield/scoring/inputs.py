@@ -145,8 +145,9 @@ def build_inputs(
     staking = load_staking_params() if staking is None else staking
     stake_by_asset, stake_by_peg = _staking_lookup(staking)
     dilution_of, trend_of = reward_token_facts(assets, prices, as_of=as_of)
-    stat_rows: Mapping[str, dict[str, object]] = (
-        {r["id"]: r for r in stats.iter_rows(named=True)} if stats is not None else {}
+    stat_names = ("n_obs", "mu", "sigma", "mean_30d", "std_30d", "tvl_change_30d")
+    stat_rows: Mapping[str, tuple[object, ...]] = (
+        {r[0]: r[1:] for r in stats.select("id", *stat_names).rows()} if stats is not None else {}
     )
     cols: dict[str, list[float]] = {
         name: [NAN] * n
@@ -219,8 +220,8 @@ def build_inputs(
         # history statistics: stored history first, DeFiLlama's meta second
         row = stat_rows.get(o.id)
         if row is not None:
-            for name in ("n_obs", "mu", "sigma", "mean_30d", "std_30d", "tvl_change_30d"):
-                cols[name][i] = number(row[name])
+            for name, value in zip(stat_names, row, strict=True):
+                cols[name][i] = number(value)
         else:
             meta = o.meta
             cols["n_obs"][i] = number(meta.get("count"))
