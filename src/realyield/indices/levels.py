@@ -265,18 +265,21 @@ def _roll(
     target = np.zeros(n)
     has_target = False
     growth_rows = 1.0 + price_ret + income
+    # each day's price and income returns side by side: one product gives both
+    returns = np.stack([price_ret, income], axis=2)
+    failing_days: list[bool] = failing.any(axis=1).tolist()
+    no_one = np.zeros(0, dtype=np.intp)
     out = []
     for t, day in enumerate(days):
         price_r = income_r = cost = turned = 0.0
         rebalanced = False
         if t > 0 and held.any():
-            price_r = float(w @ price_ret[t])
-            income_r = float(w @ income[t])
+            price_r, income_r = (w @ returns[t]).tolist()
             g = w * growth_rows[t]
             total = float(g.sum())
             if total > 0:
                 w = g / total
-        gone = np.flatnonzero(held & failing[t])
+        gone = np.flatnonzero(held & failing[t]) if failing_days[t] else no_one
         for j in gone.tolist():
             events.append(f"{day}: removed {ids[j]} (failed a screen between rebalances)")
             freed = float(w[j])
