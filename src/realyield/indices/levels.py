@@ -267,7 +267,7 @@ def _roll(
     growth_rows = 1.0 + price_ret + income
     # each day's price and income returns side by side: one product gives both
     returns = np.stack([price_ret, income], axis=2)
-    failing_days: list[bool] = failing.any(axis=1).tolist()
+    failing_days = [bool(x) for x in failing.any(axis=1)]
     no_one = np.zeros(0, dtype=np.intp)
     out = []
     for t, day in enumerate(days):
