@@ -267,7 +267,7 @@ def _roll(
     growth_rows = 1.0 + price_ret + income
     # each day's price and income returns side by side: one product gives both
     returns = np.stack([price_ret, income], axis=2)
-    failing_days = [bool(x) for x in failing.any(axis=1)]
+    failing_days = set(np.flatnonzero(np.any(failing, axis=1)).tolist())
     no_one = np.zeros(0, dtype=np.intp)
     out = []
     for t, day in enumerate(days):
@@ -279,7 +279,7 @@ def _roll(
             total = float(g.sum())
             if total > 0:
                 w = g / total
-        gone = np.flatnonzero(held & failing[t]) if failing_days[t] else no_one
+        gone = np.flatnonzero(held & failing[t]) if t in failing_days else no_one
         for j in gone.tolist():
             events.append(f"{day}: removed {ids[j]} (failed a screen between rebalances)")
             freed = float(w[j])
