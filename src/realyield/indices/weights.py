@@ -36,12 +36,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from realyield.core.errors import ConfigError, DataError
 from realyield.indices import lp
 from realyield.indices.lp import CscMatrix
+from realyield.indices.membership import Membership
 
 #: A weight above this is a constituent; anything at or below it is returned as 0.
 CONSTITUENT_EPS = 1e-9
@@ -165,13 +165,12 @@ def _target_shares(target: NDArray[np.float64] | Sequence[float]) -> NDArray[np.
     return shares
 
 
-def _group_matrix(groups: Sequence[CapGroup], n: int) -> sp.csr_array:
+def _group_matrix(groups: Sequence[CapGroup], n: int) -> Membership:
     """Groups x candidates 0/1 membership matrix.
 
     Raises:
         DataError: a member index is out of range.
     """
-    sizes = np.zeros(len(groups) + 1, dtype=np.intp)
     for k, g in enumerate(groups):
         if not isinstance(g, CapGroup):
             raise DataError(f"groups[{k}] is {type(g).__name__}, expected CapGroup")
@@ -180,11 +179,7 @@ def _group_matrix(groups: Sequence[CapGroup], n: int) -> sp.csr_array:
                 f"cap group {g.key}: member index {int(g.members[-1])} is out of range "
                 f"for {n} candidates"
             )
-        sizes[k + 1] = g.members.size
-    indptr = np.cumsum(sizes)
-    indices = np.concatenate([g.members for g in groups]) if groups else np.zeros(0, np.intp)
-    data = np.ones(indices.size, dtype=np.float64)
-    return sp.csr_array((data, indices, indptr), shape=(len(groups), n))
+    return Membership.from_rows([g.members for g in groups], n)
 
 
 # --------------------------------------------------------------------------- checker
@@ -298,11 +293,10 @@ def capped_proportional(
 # --------------------------------------------------------------------------- the LP
 
 
-def _entries(gm: sp.csr_array) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+def _entries(gm: Membership) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """(group, candidate) of every membership, in row order: the blocks the LPs are built
     from (numpy triplets and one compressed-column conversion per LP, no sparse stacking)."""
-    rows = np.repeat(np.arange(gm.shape[0], dtype=np.intp), np.diff(gm.indptr))
-    return rows, gm.indices.astype(np.intp)
+    return gm.rows, gm.indices
 
 
 def _ub_rows(caps: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -317,7 +311,7 @@ def _join(parts: list[str]) -> str:
 
 
 def _capacity_reason(
-    u: float, gm: sp.csr_array, caps: NDArray[np.float64], keys: Sequence[str]
+    u: float, gm: Membership, caps: NDArray[np.float64], keys: Sequence[str]
 ) -> tuple[float, str]:
     """The most the caps let one allocate, and the caps that bind it (in words)."""
     n_rows, m = gm.shape
@@ -351,7 +345,7 @@ def _capacity_reason(
 
 
 def _repair(
-    w: NDArray[np.float64], u: float, gm: sp.csr_array, caps: NDArray[np.float64]
+    w: NDArray[np.float64], u: float, gm: Membership, caps: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """Remove solver noise: clip, zero dust, scale down over-cap groups, sum to one.
 
@@ -366,7 +360,7 @@ def _repair(
     if gm.shape[0]:
         sums = gm @ w
         for g in np.flatnonzero(sums > caps):
-            mem = gm.indices[gm.indptr[g] : gm.indptr[g + 1]]
+            mem = gm.members(int(g))
             s = float(w[mem].sum())
             if s > caps[g]:
                 w[mem] *= caps[g] / s * (1.0 - 4e-16)
@@ -377,7 +371,6 @@ def _repair(
         scaled = w / total
         if scaled.max() <= u and (gm.shape[0] == 0 or bool((gm @ scaled <= caps).all())):
             w = scaled
-    coo = gm.tocoo()
     for _ in range(64):
         short = 1.0 - float(w.sum())
         if short <= SUM_TOL / 4:
@@ -385,7 +378,7 @@ def _repair(
         room = u - w
         if gm.shape[0]:
             slack = caps - gm @ w
-            np.minimum.at(room, coo.col, slack[coo.row])
+            np.minimum.at(room, gm.indices, slack[gm.rows])
         room[room < 0] = 0.0
         # prefer held positions, then the most room
         order = np.lexsort((-room, w <= 0))
@@ -399,7 +392,7 @@ def _repair(
 def _spread(
     t: NDArray[np.float64],
     u: float,
-    gm: sp.csr_array,
+    gm: Membership,
     caps: NDArray[np.float64],
     shortfall: float,
     zero_total: float,
@@ -466,7 +459,7 @@ def _spread(
 def _spread_lp(
     t: NDArray[np.float64],
     u: float,
-    gm: sp.csr_array,
+    gm: Membership,
     caps: NDArray[np.float64],
     shortfall: float,
     zero_total: float,
@@ -565,7 +558,7 @@ def _spread_lp(
 def _solve(
     t: NDArray[np.float64],
     u: float,
-    gm: sp.csr_array,
+    gm: Membership,
     caps: NDArray[np.float64],
     keys: Sequence[str],
     *,
@@ -586,7 +579,7 @@ def _solve(
     # A group cap that even all its members at the single cap cannot reach never binds.
     reach = np.minimum(gm @ np.full(m, u), 1.0)
     live = np.flatnonzero(caps < reach)
-    gm, caps = gm[live], caps[live]
+    gm, caps = gm.select_rows(live), caps[live]
     keys = [keys[int(i)] for i in live]
     n_rows = gm.shape[0]
 
@@ -717,7 +710,7 @@ def capped_weights(
         raise ConfigError(f"min_weight must be in [0, single_cap = {u:g}], got {min_weight!r}")
     if int(min_constituents) != min_constituents or min_constituents < 1:
         raise ConfigError(f"min_constituents must be an integer >= 1, got {min_constituents!r}")
-    gm_all = _group_matrix(groups, n).tocsc()
+    gm_all = _group_matrix(groups, n)
     caps_all = np.array([g.cap for g in groups], dtype=np.float64)
     keys = [g.key for g in groups]
     if n < min_constituents:
@@ -730,7 +723,7 @@ def capped_weights(
         total = float(ta.sum())
         if total <= 0.0:
             raise InfeasibleWeightsError("no remaining candidate has a positive target")
-        gm = gm_all[:, active].tocsr()
+        gm = gm_all.select_columns(active)
         return _solve(ta / total, u, gm, caps_all, keys, explain=explain)
 
     active = np.arange(n)
