@@ -5,7 +5,8 @@ Run on demand: ``python benchmarks/bench_indices.py``. The universe is the scori
 benchmark's (the snapshot replicated with varied APY, TVL and statistics); scoring it is
 timed separately because it is shared by every index and measured in
 ``bench_scoring.py``. The level histories rebuild each index point in time at every
-scheduled rebalance (scoring the universe as it stood that day) and roll daily weights.
+scheduled rebalance (scoring the universe as it stood that day) and roll daily weights;
+loading the store is not timed, everything after it is, three times from scratch.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bench_scoring import synthetic_universe
 from realyield.core.settings import load_settings
 from realyield.indices.construct import IndexInputs, build_all
 from realyield.indices.methodology import packaged_definitions
-from realyield.indices.service import load_history_data, replay_levels
+from realyield.indices.service import HistoryData, load_history_data, replay_levels
 from realyield.scoring.score import score_universe
 from realyield.sources.snapshot import SNAPSHOT_AS_OF, load_snapshot
 from realyield.store.engine import open_store
@@ -59,15 +60,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as home:
         engine = open_store(load_settings({"REALYIELD_HOME": home}))
         build.load_snapshot(engine)
-        data = load_history_data(engine, ("snapshot",))
+        loaded = load_history_data(engine, ("snapshot",))
+        engine.dispose()
+    runs = []
+    for _ in range(3):  # each run starts from nothing cached: a fresh replay
+        data = HistoryData(loaded.opportunities, loaded.history, loaded.assets, loaded.prices)
         start = time.perf_counter()
         for name in definitions:
             replay_levels(name, data, start=date(2022, 7, 1), end=day, definitions=definitions)
-        levels_s = time.perf_counter() - start
-        engine.dispose()
+        runs.append(time.perf_counter() - start)
     print(
-        f"3-year daily levels for all {len(definitions)} indices:       {levels_s:7.3f} s "
-        f"({levels_s / 2.0:.2f}x the 2 s target)"
+        f"3-year daily levels for all {len(definitions)} indices:       {min(runs):7.3f} s "
+        f"({min(runs) / 2.0:.2f}x the 2 s target; best of 3, first run {runs[0]:.3f} s)"
     )
     return 0
 

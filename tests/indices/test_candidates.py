@@ -3,55 +3,40 @@ leaving out cap groups that cannot bind changes no weight."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import polars as pl
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from realyield.indices.candidates import CandidateColumns, dependency_groups
+from realyield.indices.construct import IndexInputs
 from realyield.indices.methodology import Eligibility
 from realyield.indices.weights import CapGroup, InfeasibleWeightsError, capped_weights
+from realyield.scoring.score import score_universe
+from tests.indices.test_construct import universes
 
 KINDS = ["lending", "liquidity", "vault", "staking"]
-CHAINS = ["Ethereum", "arbitrum", "Base"]
-maybe_number = st.one_of(st.none(), st.floats(0, 150, allow_nan=False))
+AT = datetime(2025, 6, 30, tzinfo=UTC)
 
 
 @st.composite
-def tables(draw: st.DrawFn) -> pl.DataFrame:
-    n = draw(st.integers(0, 30))
-    rows = [
-        {
-            "id": f"p{i}",
-            "kind": draw(st.sampled_from(KINDS)),
-            "chain": draw(st.sampled_from(CHAINS)),
-            "stablecoin": draw(st.booleans()),
-            "excluded": draw(st.booleans()),
-            "apy": draw(maybe_number),
-            "tvl_usd": draw(st.one_of(st.none(), st.floats(0, 1e9))),
-            "sustainability": draw(maybe_number),
-            "risk": draw(maybe_number),
-            "apy_sustainable": draw(maybe_number),
-            "dependencies": [f"protocol:x{draw(st.integers(0, 3))}"],
-        }
-        for i in range(n)
+def scored_universes(draw: st.DrawFn) -> IndexInputs:
+    opps = draw(universes())
+    chains = draw(
+        st.lists(
+            st.sampled_from(["Ethereum", "arbitrum", "Base"]),
+            min_size=len(opps),
+            max_size=len(opps),
+        )
+    )
+    opps = [
+        replace(o, chain=c, tvl_usd=draw(st.sampled_from([None, o.tvl_usd])))
+        for o, c in zip(opps, chains, strict=True)
     ]
-    schema = {
-        "id": pl.Utf8,
-        "kind": pl.Utf8,
-        "chain": pl.Utf8,
-        "stablecoin": pl.Boolean,
-        "excluded": pl.Boolean,
-        "apy": pl.Float64,
-        "tvl_usd": pl.Float64,
-        "sustainability": pl.Float64,
-        "risk": pl.Float64,
-        "apy_sustainable": pl.Float64,
-        "dependencies": pl.List(pl.Utf8),
-    }
-    return pl.DataFrame(rows, schema=schema)
+    return IndexInputs(AT.date(), score_universe(opps, as_of=AT.date()))
 
 
 rules_strategy = st.builds(
@@ -93,25 +78,26 @@ def passes(row: dict[str, Any], rules: Eligibility) -> bool:
     )
 
 
-@given(tables(), rules_strategy, st.data())
-@settings(max_examples=200, deadline=None)
-def test_eligible_rows_are_those_that_pass_every_rule(
-    table: pl.DataFrame, rules: Eligibility, data: st.DataObject
+@given(scored_universes(), rules_strategy, st.data())
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_eligible_rows_are_those_of_the_table_that_pass_every_rule(
+    inputs: IndexInputs, rules: Eligibility, data: st.DataObject
 ) -> None:
-    cols = CandidateColumns.of(table)
-    rows = table.to_dicts()
+    """The arrays against the scored universe's table (Polars, nulls for unknowns), read
+    row by row."""
+    cols = CandidateColumns.of(inputs.scored)
+    rows = inputs.candidates().to_dicts()
     want = [i for i, row in enumerate(rows) if passes(row, rules)]
     assert cols.eligible(rules).tolist() == want
-    among = sorted(
-        data.draw(st.sets(st.integers(0, max(len(rows) - 1, 0)))) & set(range(len(rows)))
-    )
+    among = sorted(data.draw(st.sets(st.integers(0, len(rows) - 1))))
     got = cols.eligible(rules, among=np.asarray(among, dtype=np.intp)).tolist()
     assert got == [i for i in want if i in among]
-    # a null sustainable APY ranks as 0
-    assert all(
-        v == (0.0 if r["apy_sustainable"] is None else r["apy_sustainable"])
-        for v, r in zip(cols.apy_sustainable.tolist(), rows, strict=True)
-    )
+    for i, row in enumerate(rows):  # what a holding reports equals the table's row
+        c = cols.constituent(i, 0.5, None)
+        assert (c.id, c.kind, c.chain) == (row["id"], row["kind"], row["chain"])
+        assert c.apy_sustainable == (row["apy_sustainable"] or 0.0)
+        assert c.risk == row["risk"] and list(c.dependencies) == row["dependencies"]
+        assert list(c.underlying) == row["underlying"]
 
 
 @given(

@@ -273,3 +273,31 @@ def test_a_diverse_random_universe_builds_and_meets_every_rule() -> None:
     for name in ("defi-yield", "stablecoin-income"):
         comp = build_index(defs[name], inputs, registry=defs)
         check_rules(comp, defs[name], inputs.candidates())
+
+
+def test_the_lock_up_penalty_moves_a_network_to_its_liquid_route(
+    bundled_inputs: IndexInputs,
+) -> None:
+    """Each network is held through the route with the best APY net of a lock-up and a
+    risk penalty; a penalty large enough for any unbonding period to outweigh the yield
+    gap picks a route without lock-up wherever the network has one."""
+    from dataclasses import replace
+
+    defs = packaged_definitions()
+    base = defs["large-cap-staking"]
+    assert base.staking is not None
+    cols = bundled_inputs.columns()
+    lockup = {
+        o.id: float(cols.lockup_days[i])
+        for i, o in enumerate(bundled_inputs.scored.inputs.opportunities)
+    }
+    plain = build_index(base, bundled_inputs, registry=defs)
+    heavy = replace(base, staking=replace(base.staking, lockup_penalty_pp_per_30d=100.0))
+    penalised = build_index(heavy, bundled_inputs, registry={**defs, "large-cap-staking": heavy})
+    locked = [c.id for c in plain.constituents if lockup.get(c.id, 0.0) > 0]
+    assert locked, "the bundled index holds some route with an unbonding period"
+    moved = {c.sleeve: c.id for c in penalised.constituents}
+    changed = [c for c in plain.constituents if moved[c.sleeve] != c.id]
+    assert changed, "a heavy lock-up penalty changes some network's route"
+    for c in changed:
+        assert lockup[moved[c.sleeve]] < lockup[c.id]

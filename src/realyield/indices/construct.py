@@ -24,22 +24,25 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import numpy as np
 import polars as pl
 
 from realyield.core.errors import ConfigError, InsufficientDataError
 from realyield.core.model import Asset
-from realyield.indices.candidates import CandidateColumns, Rows, dependency_groups
-from realyield.indices.composition import Constituent, IndexComposition, merge
+from realyield.indices.candidates import (
+    CandidateColumns,
+    Rows,
+    dependency_groups,
+    underlying_assets,
+)
+from realyield.indices.composition import IndexComposition, merge
 from realyield.indices.methodology import IndexDefinition
 from realyield.indices.weights import (
     CapGroup,
     InfeasibleWeightsError,
     capped_weights,
 )
-from realyield.scoring.metadata import split_symbol, token_facts
 from realyield.scoring.score import ScoredUniverse
 from realyield.sources.staking import StakingParams
 
@@ -71,9 +74,9 @@ class IndexInputs:
         return self._candidates
 
     def columns(self) -> CandidateColumns:
-        """The candidate table's screening fields as arrays (built once per date)."""
+        """The scored universe's fields as arrays (built once per date)."""
         if self._columns is None:
-            self._columns = CandidateColumns.of(self.candidates())
+            self._columns = CandidateColumns.of(self.scored)
         return self._columns
 
 
@@ -99,20 +102,6 @@ def string_lists(name: str, values: Sequence[Collection[str]]) -> pl.Series:
     )
 
 
-def underlying_assets(underlying: Sequence[str], symbol: str) -> tuple[str, ...]:
-    """Asset ids behind a position: its ``underlying`` when they are asset ids (not
-    contract addresses), else the symbol's tokens mapped through the token table."""
-    ids = tuple(u for u in underlying if not u.startswith("0x") and len(u) < 60)
-    if ids:
-        return ids
-    out = []
-    for token in split_symbol(symbol):
-        facts = token_facts(token)
-        if facts is not None and facts.asset_id:
-            out.append(facts.asset_id)
-    return tuple(dict.fromkeys(out))
-
-
 def _target_yield(cols: CandidateColumns, rows: Rows, defn: IndexDefinition) -> np.ndarray:
     w = defn.weighting
     if w.method == "equal":
@@ -125,28 +114,6 @@ def _target_yield(cols: CandidateColumns, rows: Rows, defn: IndexDefinition) -> 
         base = np.where(np.isnan(forecast), base, forecast)
     value = base * (1.0 - w.risk_aversion * cols.risk[rows] / 100.0)
     return np.clip(value, 0.0, None)
-
-
-def _constituent(row: Mapping[str, Any], weight: float, sleeve: str | None) -> Constituent:
-    apy = float(row["apy"] or 0.0)
-    real = float(row["apy_real_base"] or 0.0)
-    return Constituent(
-        id=row["id"],
-        label=f"{row['protocol']} {row['symbol']}",
-        kind=row["kind"],
-        chain=row["chain"],
-        weight=weight,
-        apy=apy,
-        apy_real=real,
-        apy_emission=float(row["apy_reward"] or 0.0)
-        if row["apy_reward"] is not None
-        else max(0.0, apy - float(row["apy_base"] or 0.0)),
-        apy_sustainable=float(row["apy_sustainable"] or 0.0),
-        risk=float(row["risk"]),
-        underlying=tuple(row["underlying"] or ()),
-        dependencies=tuple(row["dependencies"] or ()),
-        sleeve=sleeve,
-    )
 
 
 def _cap_groups(
@@ -283,12 +250,8 @@ def _opportunity_index(
             min_constituents=defn.caps.min_constituents,
             min_weight=defn.weighting.min_weight,
         )
-    held = np.flatnonzero(weights > 1e-9)
-    table = inputs.candidates()[rows[held].tolist()]
-    constituents = [
-        _constituent(row, float(weights[k]), sleeve_of[k])
-        for row, k in zip(table.iter_rows(named=True), held.tolist(), strict=True)
-    ]
+    held = np.flatnonzero(weights > 1e-9).tolist()
+    constituents = [cols.constituent(int(rows[k]), float(weights[k]), sleeve_of[k]) for k in held]
     return IndexComposition(defn.name, defn.title, inputs.as_of, constituents)
 
 
@@ -384,7 +347,7 @@ def _build(
         return build_staking_index(
             defn.name,
             defn.title,
-            inputs.candidates(),
+            inputs.columns(),
             inputs.assets,
             as_of=inputs.as_of,
             single_cap=defn.caps.single,

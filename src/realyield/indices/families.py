@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
 import polars as pl
 
 from realyield.core.errors import InsufficientDataError
 from realyield.core.model import Asset
-from realyield.indices.candidates import dependency_groups
+from realyield.indices.candidates import CandidateColumns, dependency_groups
 from realyield.indices.composition import Constituent, IndexComposition
 from realyield.indices.weights import (
     InfeasibleWeightsError,
@@ -36,12 +35,15 @@ def _network_assets(params: Sequence[StakingParams]) -> dict[str, str]:
 
 
 def _route_network(
-    row: Mapping[str, Any], to_network: Mapping[str, str], peg_assets: Mapping[str, str]
+    underlying: Sequence[str],
+    symbol: str,
+    to_network: Mapping[str, str],
+    peg_assets: Mapping[str, str],
 ) -> str | None:
-    for asset in row["underlying"] or ():
+    for asset in underlying:
         if asset in to_network:
             return to_network[asset]
-    for token in str(row["symbol"]).replace("/", "-").split("-"):
+    for token in symbol.replace("/", "-").split("-"):
         facts = token_facts(token)
         if facts is not None and facts.peg in peg_assets:
             return peg_assets[facts.peg]
@@ -51,7 +53,7 @@ def _route_network(
 def build_staking_index(
     name: str,
     title: str,
-    candidates: pl.DataFrame,
+    candidates: CandidateColumns,
     assets: Mapping[str, Asset],
     *,
     as_of: date,
@@ -76,25 +78,29 @@ def build_staking_index(
     networks = sorted({to_network[p.asset_id] for p in params})
     caps = {a: (assets[a].market_cap_usd or 0.0) if a in assets else 0.0 for a in networks}
     chosen_networks = [a for a in networks if caps[a] >= min_market_cap_usd]
-    rows = candidates.filter(
-        pl.col("kind").is_in(["staking", "liquid_staking"]) & ~pl.col("excluded")
+    opps = candidates.scored.inputs.opportunities
+    staking_rows = np.flatnonzero(
+        np.isin(candidates.kind, ["staking", "liquid_staking"]) & ~candidates.excluded
     )
-    best: dict[str, tuple[float, dict[str, Any]]] = {}
-    for row in rows.iter_rows(named=True):
-        route = "liquid" if row["kind"] == "liquid_staking" else "native"
+    best: dict[str, tuple[float, int]] = {}
+    for i in staking_rows.tolist():
+        o = opps[i]
+        route = "liquid" if o.kind == "liquid_staking" else "native"
         if route not in routes and not (route == "native" and "delegated" in routes):
             continue
-        network = _route_network(row, to_network, peg_assets)
+        network = _route_network(candidates.underlying[i], o.symbol, to_network, peg_assets)
         if network not in chosen_networks:
             continue
-        lockup = float(row.get("lockup_days") or 0.0)
+        # net yield after the lock-up (the record's, else the network's unbonding period)
+        # and the risk penalties
+        lockup = float(np.nan_to_num(candidates.lockup_days[i]))
         score = (
-            float(row["apy"] or 0.0)
+            float(np.nan_to_num(candidates.apy[i]))
             - lockup_penalty_pp_per_30d * lockup / 30.0
-            - risk_penalty * float(row["risk"]) / 100.0
+            - risk_penalty * float(candidates.risk[i]) / 100.0
         )
         if network not in best or score > best[network][0]:
-            best[network] = (score, row)
+            best[network] = (score, i)
     held = [a for a in chosen_networks if a in best]
     if len(held) < min_constituents:
         raise InfeasibleWeightsError(
@@ -104,35 +110,19 @@ def build_staking_index(
     target = np.asarray([caps[a] for a in held], dtype=float)
     weights = capped_proportional(target, single_cap)
     groups = dependency_groups(
-        [best[a][1]["dependencies"] or () for a in held], dependency_caps or {}, shared_only=True
+        [candidates.dependencies[best[a][1]] for a in held],
+        dependency_caps or {},
+        shared_only=True,
     )
     if groups:  # e.g. two networks staked through one LST issuer share its cap
         weights = capped_weights(
             target, single_cap=single_cap, groups=groups, min_constituents=min_constituents
         )
-    constituents = []
-    for network, w in zip(held, weights, strict=True):
-        if w <= 1e-9:
-            continue
-        row = best[network][1]
-        apy = float(row["apy"] or 0.0)
-        constituents.append(
-            Constituent(
-                id=row["id"],
-                label=f"{row['protocol']} {row['symbol']}",
-                kind=row["kind"],
-                chain=row["chain"],
-                weight=float(w),
-                apy=apy,
-                apy_real=float(row["apy_real_base"]),
-                apy_emission=float(row["apy_reward"] or 0.0),
-                apy_sustainable=float(row["apy_sustainable"]),
-                risk=float(row["risk"]),
-                underlying=tuple(row["underlying"] or (network,)),
-                dependencies=tuple(row["dependencies"] or ()),
-                sleeve=network,
-            )
-        )
+    constituents = [
+        candidates.constituent(best[network][1], float(w), network, underlying=(network,))
+        for network, w in zip(held, weights, strict=True)
+        if w > 1e-9
+    ]
     return IndexComposition(name, title, as_of, constituents)
 
 
