@@ -45,6 +45,7 @@ from realyield.indices.weights import (
 )
 from realyield.scoring.score import ScoredUniverse
 from realyield.sources.staking import StakingParams
+from realyield.universe.point_in_time import SortedHistory
 
 
 @dataclass
@@ -55,6 +56,8 @@ class IndexInputs:
     scored: ScoredUniverse
     assets: Mapping[str, Asset] = field(default_factory=dict)
     prices: pl.DataFrame | None = None  # asset_id, date, price_usd (up to as_of)
+    # the same prices sorted for as-of lookups (may run past as_of: readers stop there)
+    price_history: SortedHistory | None = None
     staking: Sequence[StakingParams] | None = None
     _candidates: pl.DataFrame | None = None
     _columns: CandidateColumns | None = None
@@ -371,8 +374,9 @@ def _build(
         )
         if defn.regime is None:
             return basket
+        history = inputs.price_history if inputs.price_history is not None else inputs.prices
         on, evidence = risk_on(
-            basket, inputs.prices, as_of=inputs.as_of, window_days=defn.regime.window_days
+            basket, history, as_of=inputs.as_of, window_days=defn.regime.window_days
         )
         if on:
             basket.notes.append(evidence)

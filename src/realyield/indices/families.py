@@ -10,7 +10,7 @@ its moving average on the rebalance date, using prices up to that date only.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -26,6 +26,7 @@ from realyield.indices.weights import (
 )
 from realyield.scoring.metadata import token_facts
 from realyield.sources.staking import StakingParams, load_staking_params
+from realyield.universe.point_in_time import SortedHistory, day_number
 
 
 def _network_assets(params: Sequence[StakingParams]) -> dict[str, str]:
@@ -171,30 +172,44 @@ def build_basket(
 
 
 def risk_on(
-    composition: IndexComposition, prices: pl.DataFrame | None, *, as_of: date, window_days: int
+    composition: IndexComposition,
+    prices: pl.DataFrame | SortedHistory | None,
+    *,
+    as_of: date,
+    window_days: int,
 ) -> tuple[bool, str]:
     """Trend filter: is the basket's cap-weighted price above its moving average?
 
-    Uses prices dated up to ``as_of`` only. Returns the decision and its evidence.
+    ``prices`` (``asset_id, date, price_usd``) may be given sorted as a
+    ``SortedHistory``; either way only prices dated in the window ending on ``as_of`` are
+    read. Returns the decision and its evidence.
 
     Raises:
         InsufficientDataError: less price history than the window.
     """
-    if prices is None or prices.is_empty():
+    if prices is None or (isinstance(prices, pl.DataFrame) and prices.is_empty()):
         raise InsufficientDataError("trend filter needs price history; none stored")
+    rows = prices if isinstance(prices, SortedHistory) else SortedHistory(prices, "asset_id")
     weights = {c.underlying[0]: c.weight for c in composition.constituents}
-    start = as_of - timedelta(days=window_days - 1)
-    window = prices.filter(
-        pl.col("asset_id").is_in(list(weights)) & pl.col("date").is_between(start, as_of)
-    ).select("asset_id", "date", "price_usd")
     assets = list(weights)
+    first_day, last_day = day_number(as_of) - (window_days - 1), day_number(as_of)
+    # each asset's rows in the window (positions in the sorted table)
+    spans = []
+    for a in assets:
+        code = rows.code_of.get(a)
+        if code is None:
+            spans.append(np.zeros(0, dtype=np.intp))
+            continue
+        codes = np.array([code], dtype=np.int64)
+        lo, hi = int(rows.ends(first_day - 1, codes)[0]), int(rows.ends(last_day, codes)[0])
+        spans.append(np.arange(lo, hi, dtype=np.intp))
+    taken = np.concatenate(spans)
     # dates x assets, only the dates that have a price (the last row of a date counts)
-    day_codes, day_of_row = np.unique(window["date"].to_numpy(), return_inverse=True)
-    col = {a: j for j, a in enumerate(assets)}
-    cols = np.array([col[a] for a in window["asset_id"].to_list()], dtype=np.intp)
+    day_codes, day_of_row = np.unique(rows.day[taken], return_inverse=True)
+    cols = np.repeat(np.arange(len(assets)), [s.size for s in spans])
     wide = np.full((day_codes.size, len(assets)), np.nan)
-    wide[day_of_row, cols] = window["price_usd"].cast(pl.Float64).to_numpy()
-    missing = [a for a, j in col.items() if not (cols == j).any()]
+    wide[day_of_row, cols] = rows.numbers("price_usd")[taken]
+    missing = [a for a, s in zip(assets, spans, strict=True) if s.size == 0]
     if day_codes.size < window_days * 0.8 or missing:
         raise InsufficientDataError(
             f"trend filter needs {window_days} days of prices for {sorted(weights)} up to "

@@ -143,7 +143,9 @@ class HistoryData:
                 assets=list(assets.values()),
                 prices=lookup.prices,
             )
-            self._inputs[day] = IndexInputs(day, scored, assets, prices)
+            self._inputs[day] = IndexInputs(
+                day, scored, assets, prices, price_history=lookup.prices
+            )
         return self._inputs[day]
 
     def __getstate__(self) -> dict[str, object]:
@@ -152,7 +154,9 @@ class HistoryData:
         sweep sends this to every worker, and the copies were three quarters of its
         size."""
         state = dict(self.__dict__)
-        state["_inputs"] = {d: replace(i, prices=None) for d, i in self._inputs.items()}
+        state["_inputs"] = {
+            d: replace(i, prices=None, price_history=None) for d, i in self._inputs.items()
+        }
         state["_lookups"] = None
         return state
 
@@ -160,6 +164,7 @@ class HistoryData:
         self.__dict__.update(state)
         for day, inputs in self._inputs.items():
             inputs.prices = self._lookup().prices_up_to(day)
+            inputs.price_history = self._lookup().prices
 
     def sharing_scores(self) -> HistoryData:
         """A view over the same histories and the same scored universe per date, with

@@ -105,7 +105,7 @@ def reward_token_facts(
     day = day_number(as_of)
     first, end = rows.ends(day - window_days), rows.ends(day)
     have = np.flatnonzero(end > first)
-    price = rows.frame["price_usd"].cast(pl.Float64).to_numpy()
+    price = rows.numbers("price_usd")
     first, last = first[have], end[have] - 1
     days = rows.day[last] - rows.day[first]
     p0, p1 = price[first], price[last]

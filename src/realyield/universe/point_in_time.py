@@ -47,6 +47,15 @@ class SortedHistory:
         self._sort_key = code * _KEY_SHIFT + self.day + _DAY_SHIFT
         self.start = np.searchsorted(code, self.codes)
         self.stop = np.searchsorted(code, self.codes, side="right")
+        self.code_of = {k: c for c, k in enumerate(self.keys)}
+        self._numbers: dict[str, NDArray[np.float64]] = {}
+
+    def numbers(self, column: str) -> NDArray[np.float64]:
+        """A numeric column of ``frame`` as float64, null as NaN (converted once)."""
+        if column not in self._numbers:
+            values = self.frame[column].cast(pl.Float64).to_numpy()
+            self._numbers[column] = values.astype(np.float64, copy=False)
+        return self._numbers[column]
 
     def ends(
         self, day: int | NDArray[np.int64], codes: NDArray[np.int64] | None = None
@@ -113,10 +122,19 @@ def assets_at(
 
     ``prices`` is the price history (``asset_id, date, price_usd[, market_cap_usd]``), or
     a ``SortedHistory`` over it when asking for many days."""
-    rows = {
-        r["asset_id"]: r
-        for r in _latest(prices, "asset_id", day, max_gap_days).iter_rows(named=True)
-    }
+    latest = _latest(prices, "asset_id", day, max_gap_days)
+    caps = latest["market_cap_usd"] if "market_cap_usd" in latest.columns else None
+    rows = dict(
+        zip(
+            latest["asset_id"].to_list(),
+            zip(
+                latest["price_usd"].to_list(),
+                caps.to_list() if caps is not None else [None] * latest.height,
+                strict=True,
+            ),
+            strict=True,
+        )
+    )
     at = datetime(day.year, day.month, day.day, tzinfo=UTC)
     out = {}
     for a in assets:
@@ -125,8 +143,8 @@ def assets_at(
             continue
         out[a.id] = replace(
             a,
-            price_usd=row["price_usd"],
-            market_cap_usd=row.get("market_cap_usd") or None,
+            price_usd=row[0],
+            market_cap_usd=row[1] or None,
             as_of=at,
         )
     return out
