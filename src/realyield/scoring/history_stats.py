@@ -123,7 +123,7 @@ class HistoryStatsIndex:
         now_at = self._last_tvl[end - 1]
         then_at = np.where(w0 > start, self._last_tvl[np.maximum(w0 - 1, 0)], -1)
         have = (now_at >= start) & (then_at >= start)
-        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf, as in Polars
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # x / 0: inf
             change = self._tvl[np.maximum(now_at, 0)] / self._tvl[np.maximum(then_at, 0)] - 1.0
         first = r.day[start]
         return pl.DataFrame(

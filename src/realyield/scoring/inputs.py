@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -20,7 +21,7 @@ from numpy.typing import NDArray
 
 from realyield.core.model import Asset, Opportunity
 from realyield.scoring.dependencies import Dependencies
-from realyield.scoring.record_facts import FactsCache, number
+from realyield.scoring.record_facts import FactsCache, RecordFacts, number, record_facts
 from realyield.sources.staking import StakingParams, load_staking_params
 from realyield.universe.point_in_time import SortedHistory, day_number
 
@@ -124,6 +125,24 @@ def _staking_lookup(
     return by_asset, by_peg
 
 
+#: Record facts that are scoring columns as they are.
+_STATIC_NUMBERS = (
+    "lockup_days",
+    "il_7d",
+    "source_outlier",
+    "exposure_multi",
+    "correlated",
+    "staking_inflation",
+    "slashing",
+    "depeg_points",
+    "audits",
+    "exploits",
+    "layers",
+    "chain_bridge",
+    "chain_incidents",
+)
+
+
 def build_inputs(
     opportunities: Sequence[Opportunity],
     *,
@@ -183,16 +202,22 @@ def build_inputs(
         )
     }
     split_known = np.zeros(n, dtype=bool)
-    is_staking = np.zeros(n, dtype=bool)
-    is_lst = np.zeros(n, dtype=bool)
-    custodial = np.zeros(n, dtype=bool)
-    collateral: list[str] = []
-    chain_kind: list[str] = []
-    depeg_tokens: list[tuple[str, ...]] = []
-    deps: list[Dependencies] = []
-    cache = (facts_cache or FactsCache()).using(staking)
+    cache = facts_cache.using(staking) if facts_cache is not None else None
+    found = [
+        cache.facts(o, stake_by_asset, stake_by_peg)
+        if cache is not None
+        else record_facts(o, stake_by_asset, stake_by_peg)
+        for o in opportunities
+    ]
+    # the record facts, field by field (one transposition, no per-field loop)
+    static: dict[str, tuple[Any, ...]] = dict(
+        zip(
+            RecordFacts._fields,
+            zip(*found, strict=True) if found else [()] * len(RecordFacts._fields),
+            strict=True,
+        )
+    )
     for i, o in enumerate(opportunities):
-        f = cache.facts(o, stake_by_asset, stake_by_peg)
         cols["apy"][i] = number(o.apy)
         split_known[i] = o.apy_base is not None or o.apy_reward is not None
         if split_known[i]:
@@ -202,21 +227,12 @@ def build_inputs(
             cols["apy_base"][i] = 0.0
             cols["apy_reward"][i] = number(o.apy)
         cols["tvl_usd"][i] = number(o.tvl_usd)
-        cols["lockup_days"][i] = f.lockup_days
-        cols["il_7d"][i] = f.il_7d
-        cols["source_outlier"][i] = f.source_outlier
-        cols["exposure_multi"][i] = f.exposure_multi
-        cols["correlated"][i] = f.correlated
-        is_staking[i], is_lst[i] = f.is_staking, f.is_lst
-        cols["staking_inflation"][i] = f.staking_inflation
-        cols["slashing"][i] = f.slashing
-        cols["depeg_points"][i] = f.depeg_points
-        depeg_tokens.append(f.depeg_tokens)
         # reward tokens: dilution and price trend where known (mean over known tokens)
-        d = [dilution_of[r] for r in o.reward_tokens if r in dilution_of]
-        tr = [trend_of[r] for r in o.reward_tokens if r in trend_of]
-        cols["reward_dilution"][i] = sum(d) / len(d) if d else NAN
-        cols["reward_trend"][i] = sum(tr) / len(tr) if tr else NAN
+        if o.reward_tokens:
+            d = [dilution_of[r] for r in o.reward_tokens if r in dilution_of]
+            tr = [trend_of[r] for r in o.reward_tokens if r in trend_of]
+            cols["reward_dilution"][i] = sum(d) / len(d) if d else NAN
+            cols["reward_trend"][i] = sum(tr) / len(tr) if tr else NAN
         # history statistics: stored history first, DeFiLlama's meta second
         row = stat_rows.get(o.id)
         if row is not None:
@@ -228,29 +244,22 @@ def build_inputs(
             cols["mu"][i] = number(meta.get("mu"))
             cols["sigma"][i] = number(meta.get("sigma"))
             cols["mean_30d"][i] = number(meta.get("apy_mean_30d"))
-        cols["protocol_age_years"][i] = _years(f.launched, as_of)
-        cols["audits"][i] = f.audits
-        cols["exploits"][i] = f.exploits
-        cols["years_since_exploit"][i] = _years(f.last_exploit, as_of)
-        cols["layers"][i] = f.layers
-        collateral.append(f.collateral)
-        custodial[i] = f.custodial
-        cols["chain_age_years"][i] = _years(f.chain_launched, as_of)
-        cols["chain_bridge"][i] = f.chain_bridge
-        cols["chain_incidents"][i] = f.chain_incidents
-        chain_kind.append(f.chain_kind)
-        deps.append(f.dependencies)
+    for name in _STATIC_NUMBERS:
+        cols[name] = list(static[name])
+    cols["protocol_age_years"] = [_years(d, as_of) for d in static["launched"]]
+    cols["years_since_exploit"] = [_years(d, as_of) for d in static["last_exploit"]]
+    cols["chain_age_years"] = [_years(d, as_of) for d in static["chain_launched"]]
     arrays = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
     return ScoringInputs(
         opportunities=opportunities,
         as_of=as_of,
         split_known=split_known,
-        is_staking=is_staking,
-        is_lst=is_lst,
-        collateral=collateral,
-        custodial=custodial,
-        chain_kind=chain_kind,
-        depeg_tokens=depeg_tokens,
-        dependencies=deps,
+        is_staking=np.asarray(static["is_staking"], dtype=bool),
+        is_lst=np.asarray(static["is_lst"], dtype=bool),
+        collateral=list(static["collateral"]),
+        custodial=np.asarray(static["custodial"], dtype=bool),
+        chain_kind=list(static["chain_kind"]),
+        depeg_tokens=list(static["depeg_tokens"]),
+        dependencies=list(static["dependencies"]),
         **arrays,
     )

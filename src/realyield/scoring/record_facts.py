@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from realyield.core.model import Opportunity
 from realyield.scoring.dependencies import Dependencies, dependencies_of
@@ -39,9 +39,11 @@ def number(value: object) -> float:
     return result if math.isfinite(result) else NAN
 
 
-@dataclass(frozen=True, slots=True)
-class RecordFacts:
-    """The date-independent scoring inputs of one opportunity (NaN = unknown)."""
+class RecordFacts(NamedTuple):
+    """The date-independent scoring inputs of one opportunity (NaN = unknown).
+
+    A named tuple: one is made per opportunity scored, and a tuple is built several
+    times faster than a frozen dataclass."""
 
     exposure_multi: float
     correlated: float
