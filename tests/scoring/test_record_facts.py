@@ -41,3 +41,24 @@ def test_a_changed_record_or_staking_table_is_looked_up_again() -> None:
     # another staking table empties the cache
     cache.using(load_staking_params()[:1])
     assert not cache._entries
+
+
+def test_native_staking_on_two_networks_is_two_bets() -> None:
+    """Each network's own staking rests on its validators: ETH and ADA native routes do
+    not share a protocol key, two routes through one liquid staking issuer do."""
+    from realyield.indices.bets import effective_bets
+
+    snap = load_snapshot()
+    by_id = {o.id: o for o in snap.opportunities}
+    pair = [by_id["native-staking:ethereum:eth"], by_id["native-staking:cardano:ada"]]
+    deps = build_inputs(pair, as_of=SNAPSHOT_AS_OF.date()).dependencies
+    keys = [d.keys() for d in deps]
+    assert keys[0][0] == "protocol:native-staking-ethereum"
+    assert keys[1][0] == "protocol:native-staking-cardano"
+    assert effective_bets([0.5, 0.5], keys) == 2.0
+    # two routes to stETH (Lido's token) share its issuer: one bet
+    steth = [o for o in snap.opportunities if "steth" in o.symbol.lower().split("-")][:2]
+    assert len(steth) == 2, [o.id for o in steth]
+    steth_keys = [d.keys() for d in build_inputs(steth, as_of=SNAPSHOT_AS_OF.date()).dependencies]
+    assert any(k.startswith("issuer:") for k in steth_keys[0])
+    assert effective_bets([0.5, 0.5], steth_keys) == 1.0

@@ -15,6 +15,9 @@ from typing import Any
 from realyield.core.model import Opportunity
 from realyield.scoring.metadata import ChainFacts, ProtocolFacts, TokenFacts
 
+#: The protocol slug of a network's own (native or delegated) staking routes.
+NATIVE_STAKING = "native-staking"
+
 
 @dataclass(frozen=True, slots=True)
 class Dependencies:
@@ -62,8 +65,13 @@ def dependencies_of(
         bridge = f"{chain.chain.lower()}-bridge"
     elif bridged:
         bridge = f"{opp.chain.lower()}-bridged-tokens"
+    family = protocol.family if protocol is not None else opp.protocol
+    if opp.kind == "staking" and family == NATIVE_STAKING:
+        # a network's own staking rests on that network's validators, not on a contract
+        # shared with other networks: staking ETH and staking ADA are two bets
+        family = f"{family}-{opp.chain.lower()}"
     return Dependencies(
-        protocol=protocol.family if protocol is not None else opp.protocol,
+        protocol=family,
         chain=opp.chain,
         tokens=tuple(tokens),
         issuers=tuple(issuers),
