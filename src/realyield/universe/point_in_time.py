@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -49,6 +50,13 @@ class SortedHistory:
         self.stop = np.searchsorted(code, self.codes, side="right")
         self.code_of = {k: c for c, k in enumerate(self.keys)}
         self._numbers: dict[str, NDArray[np.float64]] = {}
+        self._values: dict[str, list[Any]] = {}
+
+    def values(self, column: str) -> list[Any]:
+        """A column of ``frame`` as Python values, null as ``None`` (converted once)."""
+        if column not in self._values:
+            self._values[column] = self.frame[column].to_list()
+        return self._values[column]
 
     def numbers(self, column: str) -> NDArray[np.float64]:
         """A numeric column of ``frame`` as float64, null as NaN (converted once)."""
@@ -68,21 +76,26 @@ class SortedHistory:
         )
         return found
 
-    def latest(self, day: date, max_gap_days: int) -> pl.DataFrame:
-        """Each key's latest row dated in ``[day - max_gap_days, day]`` (keys without
-        one are left out)."""
+    def latest_positions(self, day: date, max_gap_days: int) -> dict[str, int]:
+        """Key -> position in ``frame`` of its latest row dated in
+        ``[day - max_gap_days, day]`` (keys without one are left out)."""
         number = day_number(day)
         last = self.ends(number) - 1
         ok = (last >= self.start) & (self.day[np.maximum(last, 0)] >= number - max_gap_days)
-        rows: pl.DataFrame = self.frame[last[ok].tolist()]
+        keys = self.keys
+        return {
+            keys[c]: p for c, p in zip(np.flatnonzero(ok).tolist(), last[ok].tolist(), strict=True)
+        }
+
+    def latest(self, day: date, max_gap_days: int) -> pl.DataFrame:
+        """Each key's latest row dated in ``[day - max_gap_days, day]`` (keys without
+        one are left out)."""
+        rows: pl.DataFrame = self.frame[list(self.latest_positions(day, max_gap_days).values())]
         return rows
 
 
-def _latest(
-    frame: pl.DataFrame | SortedHistory, key: str, day: date, max_gap_days: int
-) -> pl.DataFrame:
-    rows = frame if isinstance(frame, SortedHistory) else SortedHistory(frame, key)
-    return rows.latest(day, max_gap_days)
+def _sorted(frame: pl.DataFrame | SortedHistory, key: str) -> SortedHistory:
+    return frame if isinstance(frame, SortedHistory) else SortedHistory(frame, key)
 
 
 def opportunities_at(
@@ -96,18 +109,18 @@ def opportunities_at(
 
     ``history`` is the APY history (``id, date, apy, apy_base, apy_reward, tvl_usd``), or
     a ``SortedHistory`` over it when asking for many days."""
-    latest = _latest(history, "id", day, max_gap_days).select(
-        "id", "apy", "apy_base", "apy_reward", "tvl_usd"
-    )
-    rows = {r[0]: r for r in latest.rows()}
+    rows = _sorted(history, "id")
+    at_row = rows.latest_positions(day, max_gap_days)
+    apy, base, reward, tvl = (rows.values(c) for c in ("apy", "apy_base", "apy_reward", "tvl_usd"))
     at = datetime(day.year, day.month, day.day, tzinfo=UTC)
     out = []
     for o in opps:
-        row = rows.get(o.id)
-        if row is None or row[1] is None:
+        p = at_row.get(o.id)
+        if p is None or apy[p] is None:
             continue
-        _, apy, base, reward, tvl = row
-        out.append(o.restated(apy=apy, apy_base=base, apy_reward=reward, tvl_usd=tvl, as_of=at))
+        out.append(
+            o.restated(apy=apy[p], apy_base=base[p], apy_reward=reward[p], tvl_usd=tvl[p], as_of=at)
+        )
     return out
 
 
@@ -122,29 +135,20 @@ def assets_at(
 
     ``prices`` is the price history (``asset_id, date, price_usd[, market_cap_usd]``), or
     a ``SortedHistory`` over it when asking for many days."""
-    latest = _latest(prices, "asset_id", day, max_gap_days)
-    caps = latest["market_cap_usd"] if "market_cap_usd" in latest.columns else None
-    rows = dict(
-        zip(
-            latest["asset_id"].to_list(),
-            zip(
-                latest["price_usd"].to_list(),
-                caps.to_list() if caps is not None else [None] * latest.height,
-                strict=True,
-            ),
-            strict=True,
-        )
-    )
+    rows = _sorted(prices, "asset_id")
+    at_row = rows.latest_positions(day, max_gap_days)
+    price = rows.values("price_usd")
+    cap = rows.values("market_cap_usd") if "market_cap_usd" in rows.frame.columns else None
     at = datetime(day.year, day.month, day.day, tzinfo=UTC)
     out = {}
     for a in assets:
-        row = rows.get(a.id)
-        if row is None:
+        p = at_row.get(a.id)
+        if p is None:
             continue
         out[a.id] = replace(
             a,
-            price_usd=row[0],
-            market_cap_usd=row[1] or None,
+            price_usd=price[p],
+            market_cap_usd=(cap[p] if cap is not None else None) or None,
             as_of=at,
         )
     return out
