@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -72,22 +73,28 @@ def cost_model(defn: IndexDefinition) -> CostModel:
     return CostModel(c.fee_bps, c.slippage_bps, c.gas_usd, c.default_gas_usd, c.notional_usd)
 
 
-@dataclass(frozen=True)
-class _Lookups:
-    """A replay's histories sorted once: latest rows by id and by asset, and the
-    history statistics, for every rebalance date."""
+class _PriceLookup:
+    """The price table sorted once: by asset for as-of prices and trends, by date for
+    each rebalance date's prefix (a slice, no copy)."""
 
-    history: SortedHistory
-    prices: SortedHistory
-    stats: HistoryStatsIndex
-    facts: FactsCache
-    prices_by_date: pl.DataFrame  # the price table sorted by date
-    price_dates: np.ndarray  # its dates as day numbers
+    def __init__(self, prices: pl.DataFrame) -> None:
+        self.by_asset = SortedHistory(prices, "asset_id")
+        self._by_date = prices.sort("date", maintain_order=True)
+        self._dates = self._by_date["date"].cast(pl.Int32).to_numpy()
 
-    def prices_up_to(self, day: date) -> pl.DataFrame:
-        """The prices dated up to ``day``: a prefix of the sorted table (no copy)."""
-        end = int(np.searchsorted(self.price_dates, day_number(day), "right"))
-        return self.prices_by_date.slice(0, end)
+    def up_to(self, day: date) -> pl.DataFrame:
+        """The prices dated up to ``day``."""
+        return self._by_date.slice(0, int(np.searchsorted(self._dates, day_number(day), "right")))
+
+
+class _HistoryLookup:
+    """The APY history sorted once (latest rows, history statistics) and each record's
+    date-independent scoring facts: what scoring a new date reads."""
+
+    def __init__(self, history: pl.DataFrame) -> None:
+        self.latest = SortedHistory(history, "id")
+        self.stats = HistoryStatsIndex(history)
+        self.facts = FactsCache()
 
 
 @dataclass
@@ -106,21 +113,14 @@ class HistoryData:
     _failed: dict[date, dict[str, InfeasibleWeightsError | InsufficientDataError]] = field(
         default_factory=dict
     )
-    _lookups: _Lookups | None = field(default=None, repr=False)
 
-    def _lookup(self) -> _Lookups:
-        """The histories sorted once for as-of questions (built on first use)."""
-        if self._lookups is None:
-            by_date = self.prices.sort("date", maintain_order=True)
-            self._lookups = _Lookups(
-                SortedHistory(self.history, "id"),
-                SortedHistory(self.prices, "asset_id"),
-                HistoryStatsIndex(self.history),
-                FactsCache(),
-                by_date,
-                by_date["date"].cast(pl.Int32).to_numpy(),
-            )
-        return self._lookups
+    @cached_property
+    def _prices_sorted(self) -> _PriceLookup:
+        return _PriceLookup(self.prices)
+
+    @cached_property
+    def _history_sorted(self) -> _HistoryLookup:
+        return _HistoryLookup(self.history)
 
     def inputs_at(self, day: date) -> IndexInputs:
         """The scored universe as it stood on ``day`` (data up to that day only).
@@ -129,22 +129,25 @@ class HistoryData:
             InsufficientDataError: no opportunity has history on that day.
         """
         if day not in self._inputs:
-            lookup = self._lookup()
-            opps = opportunities_at(self.opportunities, lookup.history, day)
+            sorted_prices, sorted_history = self._prices_sorted, self._history_sorted
+            opps = opportunities_at(self.opportunities, sorted_history.latest, day)
             if not opps:
                 raise InsufficientDataError(f"no opportunity has history on {day}")
-            prices = lookup.prices_up_to(day)
-            assets = assets_at(self.assets, lookup.prices, day)
+            assets = assets_at(self.assets, sorted_prices.by_asset, day)
             scored = score_universe(
                 opps,
                 as_of=day,
-                stats=lookup.stats.at(day),
-                facts_cache=lookup.facts,
+                stats=sorted_history.stats.at(day),
+                facts_cache=sorted_history.facts,
                 assets=list(assets.values()),
-                prices=lookup.prices,
+                prices=sorted_prices.by_asset,
             )
             self._inputs[day] = IndexInputs(
-                day, scored, assets, prices, price_history=lookup.prices
+                day,
+                scored,
+                assets,
+                sorted_prices.up_to(day),
+                price_history=sorted_prices.by_asset,
             )
         return self._inputs[day]
 
@@ -157,14 +160,15 @@ class HistoryData:
         state["_inputs"] = {
             d: replace(i, prices=None, price_history=None) for d, i in self._inputs.items()
         }
-        state["_lookups"] = None
+        state.pop("_prices_sorted", None)
+        state.pop("_history_sorted", None)
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        for day, inputs in self._inputs.items():
-            inputs.prices = self._lookup().prices_up_to(day)
-            inputs.price_history = self._lookup().prices
+        for day, inputs in self._inputs.items():  # the APY history is sorted only if asked
+            inputs.prices = self._prices_sorted.up_to(day)
+            inputs.price_history = self._prices_sorted.by_asset
 
     def sharing_scores(self) -> HistoryData:
         """A view over the same histories and the same scored universe per date, with
