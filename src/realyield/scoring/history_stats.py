@@ -24,18 +24,6 @@ import polars as pl
 
 from realyield.universe.point_in_time import SortedHistory, day_number
 
-STATS_COLUMNS = (
-    "id",
-    "n_obs",
-    "first_date",
-    "last_date",
-    "mu",
-    "sigma",
-    "mean_30d",
-    "std_30d",
-    "tvl_change_30d",
-)
-
 STATS_SCHEMA = {
     "id": pl.Utf8,
     "n_obs": pl.UInt32,
@@ -47,6 +35,7 @@ STATS_SCHEMA = {
     "std_30d": pl.Float64,
     "tvl_change_30d": pl.Float64,
 }
+STATS_COLUMNS = tuple(STATS_SCHEMA)
 
 RECENT_DAYS = 30
 
