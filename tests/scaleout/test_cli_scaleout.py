@@ -12,10 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from realyield.cli import app
+from realyield.core.errors import WorkerPoolError
 from realyield.core.settings import Settings, load_settings
 from realyield.indices.service import load_history_data
 from realyield.scaleout import dask_executor
-from realyield.scaleout.executors import ExecutionError, make_executor
+from realyield.scaleout.executors import make_executor
 from realyield.scaleout.sweep import sweep_on
 from realyield.scaleout.sweep_spec import load_spec
 from realyield.store.engine import open_store
@@ -102,6 +103,6 @@ def test_bad_options_are_one_clear_line(settings: Settings, tmp_path: Path) -> N
 def test_an_unreachable_scheduler_is_an_execution_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(
-        ExecutionError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"
+        WorkerPoolError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"
     ):
         make_executor("dask", scheduler="tcp://127.0.0.1:9")

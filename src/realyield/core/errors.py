@@ -115,6 +115,12 @@ class OrderStateUnknownError(ExecutionError):
     """
 
 
+class WorkerPoolError(RealyieldError):
+    """A batch of tasks (sweep, plan batch) could not be completed by its executor: a
+    worker process died, a task was lost, or the Dask scheduler cannot be reached. Not
+    an order problem (that is ``ExecutionError``)."""
+
+
 class UnsafeKeyError(ConfigError):
     """An exchange API key carries a permission realyield refuses to hold (withdrawals)."""
 
