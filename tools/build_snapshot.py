@@ -11,7 +11,7 @@ with a zero timestamp), so running it twice gives the same files:
 * ``opportunities.csv`` and ``assets.csv``: the universe as of 2025-06-30. The current
   figures (APY, TVL, prices, supplies) are hand-entered approximations of what public
   dashboards showed around mid-2025; staking rows are derived from
-  ``src/realyield/data/staking_params.csv`` (rate net of the typical fee).
+  ``src/realyield/reference/data/staking_params.csv`` (rate net of the typical fee).
 * ``delisted.csv``: pools modelled on real shutdowns and exploits, whose histories end
   before the as-of date, so backtests over the snapshot are not survivorship-biased.
 * ``apy_history.csv.gz`` and ``prices.csv.gz``: daily histories from 2022-07-01 to
@@ -47,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from realyield.reference.staking import CHAIN_NAMES
 from realyield.sources.snapshot import DELISTED_COLUMNS, OPPORTUNITY_COLUMNS, SNAPSHOT_AS_OF
-from realyield.sources.staking import CHAIN_NAMES
 
 SEED = 20250630
 AS_OF = SNAPSHOT_AS_OF.date()
@@ -56,7 +56,7 @@ HIST_START = date(2022, 7, 1)
 N_DAYS = (AS_OF - HIST_START).days + 1
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "src" / "realyield" / "data" / "snapshot"
-STAKING_CSV = REPO / "src" / "realyield" / "data" / "staking_params.csv"
+STAKING_CSV = REPO / "src" / "realyield" / "reference" / "data" / "staking_params.csv"
 APY_DECIMALS = 3
 PRICE_SIG = 5
 TVL_SIG = 4

@@ -10,7 +10,7 @@ import pytest
 from realyield.core.errors import ConfigError
 from realyield.monitor import market_rules, rules, yield_rules
 from realyield.monitor.rules import RuleConfig
-from realyield.scoring.metadata.pegs import pegged_assets, recognise
+from realyield.reference.pegs import pegged_assets, recognise
 
 D0 = date(2024, 1, 1)
 CFG = RuleConfig()

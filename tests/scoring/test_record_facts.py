@@ -7,10 +7,10 @@ from datetime import date
 
 import numpy as np
 
+from realyield.reference.staking import load_staking_params
 from realyield.scoring.inputs import build_inputs
 from realyield.scoring.record_facts import FactsCache
 from realyield.sources.snapshot import SNAPSHOT_AS_OF, load_snapshot
-from realyield.sources.staking import load_staking_params
 
 
 def test_cached_facts_give_the_same_inputs_on_every_date() -> None:

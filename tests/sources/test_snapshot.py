@@ -15,6 +15,7 @@ import pytest
 
 from realyield.core.errors import DataError
 from realyield.core.model import OPPORTUNITY_KINDS, ApyPoint, Opportunity, PricePoint
+from realyield.reference.staking import load_staking_params
 from realyield.sources import snapshot as snap_mod
 from realyield.sources.snapshot import (
     DATA_FILES,
@@ -27,7 +28,6 @@ from realyield.sources.snapshot import (
     parse_prices,
     snapshot_version,
 )
-from realyield.sources.staking import load_staking_params
 
 HIST_START = date(2022, 7, 1)
 AS_OF = SNAPSHOT_AS_OF.date()

@@ -29,8 +29,8 @@ from realyield.core.errors import RealyieldError
 from realyield.indices.composition import IndexComposition
 from realyield.indices.service import indices_at
 from realyield.planning.service import Plan, plan_on_indices, request_from_preset
+from realyield.reference.staking import StakingParams, load_staking_params
 from realyield.scoring.service import score_stored
-from realyield.sources.staking import StakingParams, load_staking_params
 from realyield.universe import build
 from realyield.universe.repository import SNAPSHOT_SOURCE, UniverseQuery, table_counts
 from realyield.universe.summary import summarize

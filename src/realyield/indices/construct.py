@@ -43,8 +43,8 @@ from realyield.indices.weights import (
     InfeasibleWeightsError,
     capped_weights,
 )
+from realyield.reference.staking import StakingParams
 from realyield.scoring.score import ScoredUniverse
-from realyield.sources.staking import StakingParams
 from realyield.universe.point_in_time import SortedHistory
 
 

@@ -24,8 +24,8 @@ from realyield.indices.weights import (
     capped_proportional,
     capped_weights,
 )
-from realyield.scoring.metadata import token_facts
-from realyield.sources.staking import StakingParams, load_staking_params
+from realyield.reference import token_facts
+from realyield.reference.staking import StakingParams, load_staking_params
 from realyield.universe.point_in_time import SortedHistory, day_number
 
 

@@ -20,9 +20,9 @@ import polars as pl
 from numpy.typing import NDArray
 
 from realyield.core.model import Asset, Opportunity
+from realyield.reference.staking import StakingParams, load_staking_params
 from realyield.scoring.dependencies import Dependencies
 from realyield.scoring.record_facts import FactsCache, RecordFacts, number, record_facts
-from realyield.sources.staking import StakingParams, load_staking_params
 from realyield.universe.point_in_time import SortedHistory, day_number
 
 F64 = NDArray[np.float64]

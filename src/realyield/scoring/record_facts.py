@@ -16,9 +16,9 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from realyield.core.model import Opportunity
+from realyield.reference import chain_facts, protocol_facts, split_symbol, token_facts
+from realyield.reference.staking import StakingParams
 from realyield.scoring.dependencies import Dependencies, dependencies_of
-from realyield.scoring.metadata import chain_facts, protocol_facts, split_symbol, token_facts
-from realyield.sources.staking import StakingParams
 
 NAN = math.nan
 #: Issuers whose stablecoins are backed by derivatives or strategies, not cash.

@@ -18,6 +18,7 @@ import polars as pl
 
 from realyield.core.errors import DataError
 from realyield.core.model import Asset, Opportunity
+from realyield.reference.staking import StakingParams
 from realyield.scoring import risk, sustainability
 from realyield.scoring.explain import risk_factors, sustainability_factors
 from realyield.scoring.factors import Score, make_score, risk_grade, sustainability_grade
@@ -27,7 +28,6 @@ from realyield.scoring.realyield import reward_retention, sustainable_apy
 from realyield.scoring.record_facts import FactsCache
 from realyield.scoring.screens import ScreenConfig, screen_reasons
 from realyield.scoring.sustainability import FactorColumns
-from realyield.sources.staking import StakingParams
 from realyield.universe.point_in_time import SortedHistory
 
 

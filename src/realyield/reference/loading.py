@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from realyield.core.errors import DataError
-from realyield.scoring.metadata.parsing import (
+from realyield.reference.parsing import (
     CHAINS_FILE,
     PROTOCOLS_FILE,
     TOKENS_FILE,
@@ -27,12 +27,12 @@ from realyield.scoring.metadata.parsing import (
     parse_protocols,
     parse_tokens,
 )
-from realyield.scoring.metadata.records import ChainFacts, ProtocolFacts, TokenFacts
+from realyield.reference.records import ChainFacts, ProtocolFacts, TokenFacts
 
 
 def _read(path: Path | None, packaged: str) -> tuple[io.StringIO, str]:
     if path is None:
-        resource = resources.files("realyield").joinpath("data", packaged)
+        resource = resources.files("realyield.reference").joinpath("data", packaged)
         try:
             text = resource.read_text(encoding="utf-8")
         except OSError as exc:

@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from realyield.scoring.metadata.loading import (
+from realyield.reference.loading import (
     _packaged_chains,
     _packaged_protocols,
     _packaged_tokens,
 )
-from realyield.scoring.metadata.records import ChainFacts, ProtocolFacts, TokenFacts
+from realyield.reference.records import ChainFacts, ProtocolFacts, TokenFacts
 
 #: Suffixes that mark a bridged copy of a token (``USDC.e`` on Avalanche/Arbitrum...).
 BRIDGED_SUFFIXES: Final = (".E", ".WH", ".AXL")

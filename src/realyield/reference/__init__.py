@@ -1,4 +1,11 @@
-"""Facts behind the risk score and the dependency caps: protocols, chains and tokens.
+"""Reference data: dated, sourced facts every stage reads (ground floor: imports only core).
+
+Tables (package data under ``realyield/reference/data/``): protocols, chains, tokens
+(below) and the staking parameters of each network (``reference.staking``:
+``StakingParams``, ``load_staking_params``, ``staking_params_for``, ``STAKING_ROUTES``,
+``CHAIN_NAMES``). Peg recognition for stablecoins and LSTs is ``reference.pegs``.
+
+Facts behind the risk score and the dependency caps: protocols, chains and tokens.
 
 Why tables: a risk score that says "this pool is riskier" must be able to say *why*
 (the protocol is eight months old, was exploited last year, is a vault on a vault; the
@@ -6,7 +13,7 @@ chain is a young rollup whose assets came over a bridge; the stablecoin is a syn
 dollar whose collateral sits at exchanges). Those facts change slowly and are public,
 so they ship as dated, sourced package data that anyone can read, check and correct:
 
-* ``realyield/data/protocols.csv``: one row per DeFiLlama project slug (``aave-v3``,
+* ``realyield/reference/data/protocols.csv``: one row per DeFiLlama project slug (``aave-v3``,
   ``curve-dex``...). ``family`` groups versions (aave-v2, aave-v3 -> aave).
   ``launched`` is the first mainnet date of that version; ``audits`` the number of
   public audit reports known to us (approximate; 0 means none known, not "unaudited");
@@ -19,11 +26,11 @@ so they ship as dated, sourced package data that anyone can read, check and corr
   vault or booster on another protocol, 2 a vault on a booster on a DEX). ``custody``
   is ``custodial`` when the assets earning the yield leave on-chain control (an
   exchange, a custodian, an off-chain borrower).
-* ``realyield/data/chains.csv``: one row per chain, named as DeFiLlama spells it, with
+* ``realyield/reference/data/chains.csv``: one row per chain, named as DeFiLlama spells it, with
   its kind (``l1``, ``rollup``, ``sidechain``, ``appchain``), the chain it settles to,
   whether users' assets there mostly arrived over a bridge, and a count of major
   incidents (halts, consensus failures, bridge hacks).
-* ``realyield/data/tokens.csv``: one row per token symbol as it appears in pool symbols
+* ``realyield/reference/data/tokens.csv``: one row per token symbol as it appears in pool symbols
   (upper case), with its kind (``stablecoin``, ``lst``, ``lrt``, ``wrapped``,
   ``native``), the issuer a holder depends on, the peg asset and the chain of origin.
   Trustless wrappers of a chain's own coin (WETH, WBNB, WAVAX...) are ``native``: there
@@ -40,8 +47,8 @@ packaged tables once and answer from dictionaries, fast enough to call for tens 
 thousands of opportunities; they return ``None`` for unknown names rather than raising.
 """
 
-from realyield.scoring.metadata.loading import load_chains, load_protocols, load_tokens
-from realyield.scoring.metadata.lookups import (
+from realyield.reference.loading import load_chains, load_protocols, load_tokens
+from realyield.reference.lookups import (
     BRIDGED_PREFIXES,
     BRIDGED_SUFFIXES,
     WRAPPER_PREFIXES,
@@ -51,7 +58,7 @@ from realyield.scoring.metadata.lookups import (
     split_symbol,
     token_facts,
 )
-from realyield.scoring.metadata.parsing import (
+from realyield.reference.parsing import (
     CHAIN_COLUMNS,
     CHAINS_FILE,
     PROTOCOL_COLUMNS,
@@ -62,7 +69,7 @@ from realyield.scoring.metadata.parsing import (
     parse_protocols,
     parse_tokens,
 )
-from realyield.scoring.metadata.records import (
+from realyield.reference.records import (
     CHAIN_KINDS,
     COLLATERAL_KINDS,
     CUSTODY_KINDS,
@@ -74,6 +81,14 @@ from realyield.scoring.metadata.records import (
     ProtocolFacts,
     TokenFacts,
 )
+from realyield.reference.staking import (
+    CHAIN_NAMES,
+    STAKING_ROUTES,
+    StakingParams,
+    load_staking_params,
+    parse_staking_params,
+    staking_params_for,
+)
 
 __all__ = [
     "BRIDGED_PREFIXES",
@@ -81,6 +96,7 @@ __all__ = [
     "CHAINS_FILE",
     "CHAIN_COLUMNS",
     "CHAIN_KINDS",
+    "CHAIN_NAMES",
     "COLLATERAL_KINDS",
     "CUSTODY_KINDS",
     "MAX_LAYERS",
@@ -88,22 +104,27 @@ __all__ = [
     "PROTOCOLS_FILE",
     "PROTOCOL_CATEGORIES",
     "PROTOCOL_COLUMNS",
+    "STAKING_ROUTES",
     "TOKENS_FILE",
     "TOKEN_COLUMNS",
     "TOKEN_KINDS",
     "WRAPPER_PREFIXES",
     "ChainFacts",
     "ProtocolFacts",
+    "StakingParams",
     "TokenFacts",
     "chain_facts",
     "family_members",
     "load_chains",
     "load_protocols",
+    "load_staking_params",
     "load_tokens",
     "parse_chains",
     "parse_protocols",
+    "parse_staking_params",
     "parse_tokens",
     "protocol_facts",
     "split_symbol",
+    "staking_params_for",
     "token_facts",
 ]

@@ -1,7 +1,7 @@
 """Which assets have a peg to watch: stablecoins (to 1 USD) and liquid staking tokens (to
 their chain's coin), recognised by CoinGecko id or by symbol.
 
-Why from the tokens table: ``realyield/data/tokens.csv`` already says, per symbol, the
+Why from the tokens table: ``realyield/reference/data/tokens.csv`` already says, per symbol, the
 asset id, the kind (stablecoin, lst) and the peg asset, with sources and dates; the
 monitor's peg rules and the execution stage's index-to-coin mapping read the same facts
 the risk score does instead of keeping a second list.
@@ -27,8 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from realyield.scoring.metadata import load_tokens, token_facts
-from realyield.scoring.metadata.records import TokenFacts
+from realyield.reference.loading import load_tokens
+from realyield.reference.lookups import token_facts
+from realyield.reference.records import TokenFacts
 
 #: CoinGecko id of the coin each LST peg stands for.
 PEG_ASSET_IDS: Final[Mapping[str, str]] = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from realyield.core.errors import DataError, RecordError
-from realyield.scoring.metadata import (
+from realyield.reference import (
     CHAIN_COLUMNS,
     PROTOCOL_COLUMNS,
     TOKEN_COLUMNS,

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Final, TypeVar
 
 from realyield.core.errors import DataError, RecordError
-from realyield.scoring.metadata.records import ChainFacts, ProtocolFacts, TokenFacts
+from realyield.reference.records import ChainFacts, ProtocolFacts, TokenFacts
 
 PROTOCOLS_FILE: Final = "protocols.csv"
 CHAINS_FILE: Final = "chains.csv"
