@@ -37,6 +37,34 @@ class RecordError(DataError):
         super().__init__(f"{record}.{field} = {value!r}: {problem}")
 
 
+class FieldError(DataError):
+    """One field of one row could not be read (``core.parsing`` raises it).
+
+    ``column`` names the field, ``value`` is the raw value as shown to a user (cut to
+    60 characters, control characters escaped, so a NUL or a 1 MB cell cannot garble a
+    terminal or a log), ``reason`` says what is wrong and what to do, ``code`` is a
+    short stable name for counting rejections. Importers add the file and row number.
+    """
+
+    def __init__(self, column: str, value: object, reason: str, *, code: str = "bad_value") -> None:
+        self.column = column
+        self.value = shown_value(value)
+        self.reason = reason
+        self.code = code
+        super().__init__(f"column {column!r}: '{self.value}' {reason}")
+
+
+def shown_value(value: object, limit: int = 60) -> str:
+    """``value`` as safe one-line text: at most ``limit`` characters, control and other
+    unprintable characters escaped (``\\x00``), the full length named when cut."""
+    text = value if isinstance(value, str) else repr(value)
+    cut = text[:limit]
+    safe = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in cut
+    )
+    return safe if len(text) <= limit else f"{safe}... ({len(text):,} characters)"
+
+
 class NotFoundError(DataError):
     """What was asked for (an opportunity, index or job) does not exist."""
 
