@@ -37,7 +37,7 @@ PROTOCOL_ROW = (
     "2025-06-30,https://defillama.com/protocol/aave-v3,ok"
 )
 CHAIN_ROW = "Ethereum,2015-07-30,l1,Ethereum,false,3,2025-06-30,https://defillama.com,ok"
-TOKEN_ROW = "USDC,usd-coin,stablecoin,circle,usd,Ethereum,2025-06-30,ok"
+TOKEN_ROW = "USDC,usd-coin,stablecoin,circle,usd,Ethereum,2025-06-30,hand-entered,ok"
 
 
 def _snapshot_rows() -> list[dict[str, str]]:
@@ -346,7 +346,13 @@ def test_a_rollup_cannot_settle_on_itself(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("kind", "memecoin"), ("peg", "doubloon"), ("symbol", "usdc"), ("issuer", "Circle Inc")],
+    [
+        ("kind", "memecoin"),
+        ("peg", "doubloon"),
+        ("symbol", "usdc"),
+        ("issuer", "Circle Inc"),
+        ("source", ""),
+    ],
 )
 def test_bad_token_rows_name_file_row_and_field(tmp_path: Path, field: str, value: str) -> None:
     bad = _replace_field(TOKEN_ROW.replace("USDC", "USDX"), TOKEN_COLUMNS, field, value)

@@ -1,9 +1,14 @@
 """Reference data: dated, sourced facts every stage reads (ground floor: imports only core).
 
-Tables (package data under ``realyield/reference/data/``): protocols, chains, tokens
-(below) and the staking parameters of each network (``reference.staking``:
-``StakingParams``, ``load_staking_params``, ``staking_params_for``, ``STAKING_ROUTES``,
-``CHAIN_NAMES``). Peg recognition for stablecoins and LSTs is ``reference.pegs``.
+Tables (package data under ``realyield/reference/data/``, each row with its source and
+as-of date; docs/reference-data.md lists them): protocols, chains, tokens (below), the
+staking parameters of each network (``reference.staking``: ``StakingParams``,
+``load_staking_params``, ``staking_params_for``, ``STAKING_ROUTES``, ``CHAIN_NAMES``) and
+the aliases other sources use for assets and protocols (``reference.aliases``:
+``canonical_asset(name) -> str | None``, ``canonical_protocol(name) -> str | None``,
+``unknown_name_hint(kind, name)``; they never guess: an unknown name gives ``None`` and
+the caller reports the alias row to add). Peg recognition for stablecoins and LSTs is
+``reference.pegs``.
 
 Facts behind the risk score and the dependency caps: protocols, chains and tokens.
 
@@ -26,17 +31,19 @@ so they ship as dated, sourced package data that anyone can read, check and corr
   vault or booster on another protocol, 2 a vault on a booster on a DEX). ``custody``
   is ``custodial`` when the assets earning the yield leave on-chain control (an
   exchange, a custodian, an off-chain borrower).
-* ``realyield/reference/data/chains.csv``: one row per chain, named as DeFiLlama spells it, with
-  its kind (``l1``, ``rollup``, ``sidechain``, ``appchain``), the chain it settles to,
+* ``realyield/reference/data/chains.csv``: one row per chain, named as DeFiLlama spells
+  it, with its kind (``l1``, ``rollup``, ``sidechain``, ``appchain``), the chain it settles to,
   whether users' assets there mostly arrived over a bridge, and a count of major
   incidents (halts, consensus failures, bridge hacks).
-* ``realyield/reference/data/tokens.csv``: one row per token symbol as it appears in pool symbols
-  (upper case), with its kind (``stablecoin``, ``lst``, ``lrt``, ``wrapped``,
+* ``realyield/reference/data/tokens.csv``: one row per token symbol as it appears in pool
+  symbols (upper case), with its kind (``stablecoin``, ``lst``, ``lrt``, ``wrapped``,
   ``native``), the issuer a holder depends on, the peg asset and the chain of origin.
   Trustless wrappers of a chain's own coin (WETH, WBNB, WAVAX...) are ``native``: there
   is no issuer to fail. ``wrapped`` is for custodial or bridge-backed representations
   (WBTC, cbBTC, BTC.b). Yield-bearing dollars (sDAI, sUSDe) are ``stablecoin``s whose
-  value grows against their peg.
+  value grows against their peg. ``source`` says where a row comes from; the packaged
+  rows were entered by hand without a recorded source and say so
+  (``hand-entered, unverified``).
 
 Every figure is an approximation as of the row's ``as_of`` date (2025-06-30 for the
 packaged tables): events after it are deliberately absent, so that anything scored as
@@ -47,6 +54,17 @@ packaged tables once and answer from dictionaries, fast enough to call for tens 
 thousands of opportunities; they return ``None`` for unknown names rather than raising.
 """
 
+from realyield.reference.aliases import (
+    ALIAS_COLUMNS,
+    ALIAS_KINDS,
+    ALIASES_FILE,
+    Alias,
+    canonical_asset,
+    canonical_protocol,
+    load_aliases,
+    parse_aliases,
+    unknown_name_hint,
+)
 from realyield.reference.loading import load_chains, load_protocols, load_tokens
 from realyield.reference.lookups import (
     BRIDGED_PREFIXES,
@@ -91,6 +109,9 @@ from realyield.reference.staking import (
 )
 
 __all__ = [
+    "ALIASES_FILE",
+    "ALIAS_COLUMNS",
+    "ALIAS_KINDS",
     "BRIDGED_PREFIXES",
     "BRIDGED_SUFFIXES",
     "CHAINS_FILE",
@@ -109,16 +130,21 @@ __all__ = [
     "TOKEN_COLUMNS",
     "TOKEN_KINDS",
     "WRAPPER_PREFIXES",
+    "Alias",
     "ChainFacts",
     "ProtocolFacts",
     "StakingParams",
     "TokenFacts",
+    "canonical_asset",
+    "canonical_protocol",
     "chain_facts",
     "family_members",
+    "load_aliases",
     "load_chains",
     "load_protocols",
     "load_staking_params",
     "load_tokens",
+    "parse_aliases",
     "parse_chains",
     "parse_protocols",
     "parse_staking_params",
@@ -127,4 +153,5 @@ __all__ = [
     "split_symbol",
     "staking_params_for",
     "token_facts",
+    "unknown_name_hint",
 ]

@@ -58,6 +58,7 @@ TOKEN_COLUMNS: Final = (
     "peg",
     "chain_of_origin",
     "as_of",
+    "source",
     "notes",
 )
 
@@ -165,6 +166,7 @@ def _token_row(row: _Row) -> TokenFacts:
         peg=row.required("peg"),
         chain_of_origin=row.required("chain_of_origin"),
         as_of=row.day("as_of"),
+        source=row.required("source"),
         notes=row.text("notes"),
     )
 

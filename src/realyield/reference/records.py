@@ -227,8 +227,8 @@ class TokenFacts:
 
     Raises:
         RecordError: on a symbol that is not upper case, an unknown kind or peg, an
-            issuer that is not a lower-case slug, an empty chain of origin or a
-            non-date ``as_of``.
+            issuer that is not a lower-case slug, an empty chain of origin or source
+            (``"hand-entered, unverified"`` says so honestly), or a non-date ``as_of``.
     """
 
     symbol: str
@@ -238,6 +238,7 @@ class TokenFacts:
     peg: str
     chain_of_origin: str
     as_of: date
+    source: str
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -253,6 +254,7 @@ class TokenFacts:
         _check_choice(rec, "peg", self.peg, PEGS)
         _check_text(rec, "chain_of_origin", self.chain_of_origin)
         _check_date(rec, "as_of", self.as_of, as_of=None)
+        _check_text(rec, "source", self.source)
 
     @property
     def pegged(self) -> bool:
