@@ -73,7 +73,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     import httpx
     import uvicorn
 
-    from realyield.api import create_app
+    from realyield.server import create_server as create_app  # the API and dashboard
     from realyield.universe.build import load_snapshot
 
     home = tmp_path_factory.mktemp("live-home")

@@ -223,7 +223,7 @@ def test_serve_binds_to_loopback_and_loads_the_snapshot_when_empty(
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 0, result.output
     assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8000
-    assert calls[0]["target"] == "realyield.api.app:create_app" and calls[0]["factory"] is True
+    assert calls[0]["target"] == "realyield.server:create_server" and calls[0]["factory"]
     assert "loaded the bundled snapshot" in result.stderr
     rows = run_json("universe", "--limit", "3")
     assert {r["source"] for r in rows} == {"snapshot"}

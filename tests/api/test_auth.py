@@ -16,6 +16,7 @@ from realyield.api.keys import KeyVerifier, create_key, list_keys, revoke_key, v
 from realyield.core.errors import AuthError, ConfigError, LimitError
 from realyield.core.settings import Settings, load_settings
 from realyield.indices.service import load_history_data, replay_levels
+from realyield.server import create_server
 from realyield.store import schema
 from tests.conftest import LiveApi
 
@@ -31,7 +32,8 @@ def asgi(
 
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, client=peer)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        base = "http://127.0.0.1"  # a trusted Host (others are refused: test_security)
+        async with httpx.AsyncClient(transport=transport, base_url=base) as client:
             return await client.request(method, path, headers=headers)
 
     return asyncio.run(call())
@@ -180,15 +182,16 @@ def test_index_levels_job_runs_and_matches_the_library(live_api: LiveApi) -> Non
 def test_dashboard_token_is_refused_from_other_hosts(settings: Settings) -> None:
     app = create_app(settings, warm=False)
     token = app.state.realyield.gate.dashboard_token
-    remote = asgi(app, "GET", "/v1/jobs", {"X-Dashboard-Token": token}, ("203.0.113.7", 5000))
+    poll = "/v1/index-levels/abc123"  # a dashboard job's poll route
+    remote = asgi(app, "GET", poll, {"X-Dashboard-Token": token}, ("203.0.113.7", 5000))
     assert remote.status_code == 401 and "only from this machine" in remote.json()["detail"]
-    stale = asgi(app, "GET", "/v1/jobs", {"X-Dashboard-Token": token + "x"})
+    stale = asgi(app, "GET", poll, {"X-Dashboard-Token": token + "x"})
     assert stale.status_code == 401 and "reload the page" in stale.json()["detail"]
-    local = asgi(app, "GET", "/v1/jobs", {"X-Dashboard-Token": token})
-    assert local.status_code == 200 and local.json() == {"data": []}
+    local = asgi(app, "GET", poll, {"X-Dashboard-Token": token})
+    assert local.status_code == 404 and "no job" in local.json()["detail"]  # let in
     off = create_app(load_settings(api_dashboard_jobs=False), warm=False)
     token = off.state.realyield.gate.dashboard_token
-    refused = asgi(off, "GET", "/v1/jobs", {"X-Dashboard-Token": token})
+    refused = asgi(off, "GET", poll, {"X-Dashboard-Token": token})
     assert refused.status_code == 401 and "api_dashboard_jobs" in refused.json()["detail"]
 
 
@@ -208,7 +211,7 @@ def test_cors_only_for_configured_origins(settings: Settings) -> None:
 
 
 def test_no_data_yet_is_503_with_retry_after(settings: Settings) -> None:
-    app = create_app(settings, warm=False)
+    app = create_server(settings, warm=False)
     response = asgi(app, "GET", "/v1/indices")
     assert response.status_code == 503 and response.headers["retry-after"] == "5"
     assert "realyield demo" in response.json()["detail"]

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from realyield.api import data as data_module
-from realyield.api.data import DataService
 from realyield.api.jobs import MAX_RESULT_BYTES, JobContext, JobKind, JobRunner
-from realyield.api.models import Model
 from realyield.core.errors import DataError, LimitError, NotFoundError
+from realyield.presentation import data as data_module
+from realyield.presentation.data import DataService
+from realyield.presentation.models import Model
 from realyield.store import schema
 
 

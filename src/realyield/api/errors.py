@@ -19,16 +19,17 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from realyield.api.data import NoDataError
 from realyield.core.errors import (
     AuthError,
     ConfigError,
     DataError,
+    ForbiddenError,
     LimitError,
     NotFoundError,
     RealyieldError,
     StoreError,
 )
+from realyield.presentation.data import NoDataError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ def _finite(value: float) -> float | None:
 async def realyield_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, NotFoundError):
         return _body(404, "not_found", str(exc))
+    if isinstance(exc, ForbiddenError):
+        return _body(403, "forbidden", str(exc))
     if isinstance(exc, AuthError):
         return _body(401, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"})
     if isinstance(exc, LimitError):
@@ -77,7 +80,8 @@ async def realyield_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    kinds = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    kind = kinds.get(exc.status_code, "http_error")
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:  # every method of every route on this path, not just one
         headers["Allow"] = ", ".join(_allowed_methods(request))
@@ -107,11 +111,12 @@ def install(app: FastAPI) -> None:
 
 def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for these error codes (all share ``ErrorBody``)."""
-    from realyield.api.models import ErrorBody
+    from realyield.presentation.models import ErrorBody
 
     text = {
         400: "The body is not valid JSON.",
         401: "Missing, wrong or revoked API key.",
+        403: "The dashboard token on a route that needs an API key.",
         404: "Not found.",
         429: "Rate or job limit reached; see Retry-After.",
         503: "No data yet, or the store is unavailable; see Retry-After.",

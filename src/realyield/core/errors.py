@@ -167,6 +167,11 @@ class AuthError(RealyieldError):
     """A request needs a valid API key and has none, a wrong one, or a revoked one."""
 
 
+class ForbiddenError(AuthError):
+    """The caller is known but may not do this: the dashboard token on a route that
+    needs an API key, or a browser request from another origin (HTTP 403)."""
+
+
 class LimitError(RealyieldError):
     """A request exceeds a limit (rate, queue, jobs per key); ``retry_after_s`` says when
     trying again may succeed (``None``: not by waiting)."""

@@ -16,11 +16,11 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
-from realyield.api import models as m
-from realyield.api.data import DataSnapshot
 from realyield.indices.composition import ALLOCATION_DIMENSIONS, IndexComposition
 from realyield.indices.levels import LevelHistory
 from realyield.indices.methodology import definition_to_dict
+from realyield.presentation import models as m
+from realyield.presentation.data import DataSnapshot
 from realyield.scoring.screener import (
     ScreenerQuery,
     apply_screener,
