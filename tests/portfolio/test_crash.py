@@ -79,9 +79,16 @@ def test_sigkill_mid_import_then_rerun_completes(
     events = service.list_events(db)  # rebuilding validates every stored row
     assert len(events) == stored
     assert all(e.value is not None and e.amount > 0 for e in events)
-    runs = ledger.import_runs(db)
-    assert [r["status"] for r in runs] == ["running"]
+    runs = ledger.import_runs(db, check=False)
+    assert [r["status"] for r in runs] == ["running"]  # as the killed process left it
     assert runs[0]["inserted"] == stored  # its counts were committed with its rows
+    assert runs[0]["pid"] == child.pid and runs[0]["pid_started"] is not None
+    # The next look at the runs sees the process is gone and says so.
+    assert ledger.mark_interrupted(db) == [runs[0]["import_id"]]
+    run = ledger.import_runs(db)[0]
+    assert run["status"] == "interrupted" and run["finished_at"] is not None
+    assert f"process {child.pid} on " in run["message"] and "is gone" in run["message"]
+    assert ledger.mark_interrupted(db) == []  # once
     gains = service.gains(db, 2024)
     assert gains.missing_quantity == 0
     income = service.income(db, 2024)
@@ -93,6 +100,6 @@ def test_sigkill_mid_import_then_rerun_completes(
     report = import_file(db, data, "generic", batch_size=BATCH)
     assert (report.inserted, report.duplicates) == (ROWS - stored, stored)
     assert ledger.event_count(db) == ROWS
-    assert [r["status"] for r in ledger.import_runs(db)] == ["running", "done"]
+    assert [r["status"] for r in ledger.import_runs(db)] == ["interrupted", "done"]
     full = service.income(db, 2024).by_category()["staking_reward"]
     assert full["events"] == ROWS - ROWS // 10

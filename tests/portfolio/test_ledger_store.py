@@ -163,7 +163,8 @@ def test_koinly_cointracker_and_rotki_files_import(db: Engine) -> None:
     store_prices(db)
     koinly = import_file(db, FIXTURES / "koinly_universal.csv", "koinly")
     assert (koinly.rows, koinly.inserted) == (8, 7)
-    assert [(p.row, "Sent Amount" in p.message) for p in koinly.rejected] == [(9, True)]
+    assert [(p.row, p.column) for p in koinly.rejected] == [(9, "Sent Amount")]
+    assert (koinly.status, koinly.rejected_count) == ("partial", 1)
     kinds = sorted(e.kind for e in service.list_events(db) if e.source == "koinly")
     assert kinds == sorted(
         ["trade", "staking_reward", "lending_interest", "airdrop", "trade", "income", "gas_fee"]

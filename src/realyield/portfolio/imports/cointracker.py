@@ -63,7 +63,14 @@ TAGS: Final = {
 }
 
 
-def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+def parse(
+    lines: Iterable[str],
+    *,
+    source: str,
+    account: str,
+    fiat: str,
+    decimal_comma: bool = False,
+) -> Iterator[Parsed]:
     """Events (or row problems) from a CoinTracker CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
@@ -96,4 +103,5 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
             note=f"CoinTracker tag {tag}" if tag else None,
         )
 
-    return guarded(csv_rows(lines, COLUMNS, "CoinTracker CSV"), build)
+    rows = csv_rows(lines, COLUMNS, "CoinTracker CSV", decimal_comma=decimal_comma)
+    return guarded(rows, build)

@@ -35,7 +35,14 @@ COLUMNS = (
 REQUIRED = ("time", "kind", "asset", "amount")
 
 
-def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+def parse(
+    lines: Iterable[str],
+    *,
+    source: str,
+    account: str,
+    fiat: str,
+    decimal_comma: bool = False,
+) -> Iterator[Parsed]:
     """Events (or row problems) from the lines of a generic CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
@@ -44,7 +51,7 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         asset = cells.required("asset")
         amount = cells.decimal("amount")
         if amount is None:
-            raise cells.fail("'amount' is empty")
+            raise cells.fail("is empty", "amount")
         counter_asset = cells.text("counter_asset")
         counter_amount = cells.decimal("counter_amount")
         fee_asset = cells.text("fee_asset")
@@ -53,7 +60,8 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         if row_fiat != fiat:
             raise cells.fail(
                 f"fiat {row_fiat} differs from the ledger's fiat {fiat}: one ledger keeps "
-                "one fiat (set ledger_fiat, or convert the values)"
+                "one fiat (set ledger_fiat, or convert the values)",
+                "fiat",
             )
         key = cells.text("key") or content_key(
             kind,
@@ -84,4 +92,5 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
             note=cells.text("note"),
         )
 
-    return guarded(csv_rows(lines, REQUIRED, "generic ledger CSV"), build)
+    rows = csv_rows(lines, REQUIRED, "generic ledger CSV", decimal_comma=decimal_comma)
+    return guarded(rows, build)

@@ -82,7 +82,14 @@ LABELS: Final = {
 }
 
 
-def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+def parse(
+    lines: Iterable[str],
+    *,
+    source: str,
+    account: str,
+    fiat: str,
+    decimal_comma: bool = False,
+) -> Iterator[Parsed]:
     """Events (or row problems) from a Koinly universal CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
@@ -119,4 +126,5 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
             note=cells.text("Description"),
         )
 
-    return guarded(csv_rows(lines, REQUIRED, "Koinly universal CSV"), build)
+    rows = csv_rows(lines, REQUIRED, "Koinly universal CSV", decimal_comma=decimal_comma)
+    return guarded(rows, build)

@@ -53,7 +53,14 @@ def symbol_of(identifier: str) -> str:
     return KNOWN_TOKENS.get(identifier.strip().lower(), identifier.strip())
 
 
-def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+def parse(
+    lines: Iterable[str],
+    *,
+    source: str,
+    account: str,
+    fiat: str,
+    decimal_comma: bool = False,
+) -> Iterator[Parsed]:
     """Events (or row problems) from a rotki generic events CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
@@ -61,16 +68,16 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         kind = TYPES.get(raw_type.lower())
         if kind is None:
             raise cells.fail(
-                f"Type {raw_type!r} is not one of {', '.join(t.title() for t in TYPES)}"
+                f"{raw_type!r} is not one of {', '.join(t.title() for t in TYPES)}", "Type"
             )
         stamp = cells.required("Timestamp")
         if not stamp.isdigit():
-            raise cells.fail(f"Timestamp {stamp!r} is not Unix milliseconds")
+            raise cells.fail(f"{stamp!r} is not Unix milliseconds", "Timestamp")
         time = datetime.fromtimestamp(int(stamp) / 1000, UTC)
         currency = cells.required("Currency")
         amount = cells.decimal("Amount")
         if amount is None:
-            raise cells.fail("'Amount' is empty")
+            raise cells.fail("is empty", "Amount")
         fee, fee_cur = cells.decimal("Fee"), cells.text("Fee Currency")
         location = cells.required("Location").lower()
         description = cells.text("Description")
@@ -91,4 +98,5 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
             note=note,
         )
 
-    return guarded(csv_rows(lines, REQUIRED, "rotki generic events CSV"), build)
+    rows = csv_rows(lines, REQUIRED, "rotki generic events CSV", decimal_comma=decimal_comma)
+    return guarded(rows, build)
