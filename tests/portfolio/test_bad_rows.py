@@ -63,7 +63,11 @@ def test_28_good_rows_and_one_absurd_amount(db: Engine, tmp_path: Path) -> None:
     )
     assert report.status == "partial"
     [problem] = report.rejected
-    assert problem.row == bad_row
+    assert (problem.row, problem.column) == (bad_row, "Received Amount")
+    assert problem.message.startswith("'1E+999999' is outside the range an amount can have")
+    assert problem.describe("koinly.csv").startswith(
+        f"koinly.csv row {bad_row}, column 'Received Amount': '1E+999999'"
+    )
     stored = keys(db)
     assert len(stored) == 28 == ledger.event_count(db)
     assert max(e.amount for e in service.list_events(db)) == D("3020.5")

@@ -14,16 +14,28 @@ import csv
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
 from realyield.core.errors import DataError, FieldError, RecordError, shown_value
+from realyield.core.parsing import (
+    AMOUNT_BOUNDS,
+    Bounds,
+    check_text,
+    parse_decimal,
+    parse_timestamp,
+)
 from realyield.portfolio.events import LedgerEvent
 
 #: How many rejected rows a report keeps with their reasons (the count is always exact).
 KEEP_PROBLEMS: Final = 1000
+#: Longest text cell (a name, label or note); longer is refused, not cut.
+TEXT_LIMIT: Final = 2000
+#: A fiat value of one event, in the ledger's fiat: 1e15 leaves room for currencies of
+#: small units (1e13 USD, more than all crypto, is about 1.5e15 JPY).
+FIAT_VALUE_BOUNDS: Final = Bounds(0.0, 1e15, "fiat value of one event", "fiat_value")
 
 
 class RowError(DataError):
@@ -134,7 +146,9 @@ class ImportReport:
 
 
 class Cells:
-    """One CSV row with typed accessors that raise ``RowError`` naming row and column."""
+    """One CSV row with typed accessors. Every cell goes through ``core.parsing`` (the
+    one parser of every importer): a bad cell raises its ``FieldError`` (column, value,
+    reason), which ``guarded`` turns into this row's ``Problem``."""
 
     __slots__ = ("decimal_comma", "number", "row")
 
@@ -145,32 +159,44 @@ class Cells:
         self.row = row
         self.decimal_comma = decimal_comma
 
-    def text(self, column: str) -> str | None:
-        value = self.row.get(column)
-        if value is None:
-            return None
-        value = value.strip()
-        return value or None
+    def text(self, column: str, *, max_len: int = TEXT_LIMIT) -> str | None:
+        """Stripped text or None; control characters and over-long text are refused."""
+        return check_text(self.row.get(column), column=column, max_len=max_len)
 
-    def required(self, column: str) -> str:
-        value = self.text(column)
+    def required(self, column: str, *, max_len: int = TEXT_LIMIT) -> str:
+        value = self.text(column, max_len=max_len)
         if value is None:
             raise RowError(self.number, "is empty", column)
         return value
 
-    def decimal(self, column: str, *, allow_negative: bool = False) -> Decimal | None:
-        text = self.text(column)
-        if text is None:
-            return None
-        try:
-            value = Decimal(text.replace(",", "") if "." in text else text)
-        except InvalidOperation:
-            raise RowError(self.number, f"{text!r} is not a number", column) from None
-        if not value.is_finite():
-            raise RowError(self.number, f"{text!r} is not a finite number", column)
-        if value < 0 and not allow_negative:
-            raise RowError(self.number, f"{text!r} is negative", column)
+    def decimal(self, column: str, *, bounds: Bounds = AMOUNT_BOUNDS) -> Decimal | None:
+        """A non-negative exact amount (``bounds`` says what is plausible), or None."""
+        value = parse_decimal(
+            self.row.get(column), column=column, decimal_comma=self.decimal_comma, bounds=bounds
+        )
+        if value is not None and value < 0:
+            raise RowError(
+                self.number, f"{shown_value(self.row.get(column))!r} is negative", column
+            )
         return value
+
+    def value(self, column: str) -> Decimal | None:
+        """A fiat value (``FIAT_VALUE_BOUNDS``), or None."""
+        return self.decimal(column, bounds=FIAT_VALUE_BOUNDS)
+
+    def time(self, column: str, layouts: Sequence[str] = ()) -> datetime:
+        """The row's UTC instant: ``layouts`` (``strptime`` patterns of a vendor's own
+        date layout) are tried first, then ``parse_timestamp`` (ISO 8601, epochs), which
+        also checks the plausible dates. A trailing `` UTC`` is dropped; times without
+        an offset are UTC (every supported format documents UTC)."""
+        raw = self.required(column, max_len=64)
+        text = raw[:-4].rstrip() if raw.upper().endswith(" UTC") else raw
+        for layout in layouts:
+            try:
+                return parse_timestamp(datetime.strptime(text, layout), column=column)
+            except ValueError:
+                continue
+        return parse_timestamp(text, column=column)
 
     def fail(self, message: str, column: str | None = None) -> RowError:
         return RowError(self.number, message, column)
@@ -217,30 +243,6 @@ def two_sided(
     if out is not None:
         return Legs(outgoing, out[1], out[0])
     raise cells.fail("neither a received nor a sent amount with its currency")
-
-
-def parse_utc(text: str, formats: Sequence[str], row: int, column: str) -> datetime:
-    """A UTC instant from ``text`` in the first matching format (ISO 8601 otherwise).
-
-    Times without an offset are taken as UTC (every supported format documents UTC).
-    """
-    cleaned = text.strip()
-    if cleaned.endswith(" UTC"):
-        cleaned = cleaned[:-4]
-    for fmt in formats:
-        try:
-            parsed = datetime.strptime(cleaned, fmt)
-            break
-        except ValueError:
-            continue
-    else:
-        try:
-            parsed = datetime.fromisoformat(cleaned)
-        except ValueError:
-            raise RowError(row, f"{text!r} is not a date and time", column) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def csv_rows(

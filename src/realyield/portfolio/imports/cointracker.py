@@ -19,7 +19,6 @@ from realyield.portfolio.imports.base import (
     Parsed,
     csv_rows,
     guarded,
-    parse_utc,
     two_sided,
 )
 
@@ -74,7 +73,7 @@ def parse(
     """Events (or row problems) from a CoinTracker CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
-        time = parse_utc(cells.required("Date"), DATE_FORMATS, cells.number, "Date")
+        time = cells.time("Date", DATE_FORMATS)
         got, got_cur = cells.decimal("Received Quantity"), cells.text("Received Currency")
         sent, sent_cur = cells.decimal("Sent Quantity"), cells.text("Sent Currency")
         fee, fee_cur = cells.decimal("Fee Amount"), cells.text("Fee Currency")

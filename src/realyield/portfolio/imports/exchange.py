@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Final
 
 from sqlalchemy import Engine
 
 from realyield.core.errors import DataError, RecordError, shown_value
+from realyield.core.parsing import parse_timestamp
 from realyield.exchange import ExchangeClient
 from realyield.exchange.history import AccountTrade, LedgerEntry
 from realyield.portfolio.events import LedgerEvent
@@ -44,7 +45,8 @@ def asset_code(code: str) -> str:
 
 
 def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    """ccxt's millisecond timestamp as UTC (``FieldError`` when out of range)."""
+    return parse_timestamp(ms, column="timestamp", unit="ms")
 
 
 def trade_event(trade: AccountTrade, *, source: str, account: str, fiat: str) -> LedgerEvent:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from realyield.portfolio.events import LedgerEvent, content_key
-from realyield.portfolio.imports.base import Cells, Parsed, csv_rows, guarded, parse_utc
+from realyield.portfolio.imports.base import Cells, Parsed, csv_rows, guarded
 
 COLUMNS = (
     "time",
@@ -46,7 +46,7 @@ def parse(
     """Events (or row problems) from the lines of a generic CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
-        time = parse_utc(cells.required("time"), (), cells.number, "time")
+        time = cells.time("time")
         kind = cells.required("kind").lower()
         asset = cells.required("asset")
         amount = cells.decimal("amount")
@@ -63,7 +63,7 @@ def parse(
                 "one fiat (set ledger_fiat, or convert the values)",
                 "fiat",
             )
-        key = cells.text("key") or content_key(
+        key = cells.text("key", max_len=255) or content_key(
             kind,
             time.isoformat(),
             asset,
@@ -85,10 +85,10 @@ def parse(
             counter_amount=counter_amount,
             fee_asset=fee_asset,
             fee_amount=fee_amount,
-            value=cells.decimal("value"),
-            fee_value=cells.decimal("fee_value"),
+            value=cells.value("value"),
+            fee_value=cells.value("fee_value"),
             fiat=fiat,
-            opportunity=cells.text("opportunity"),
+            opportunity=cells.text("opportunity", max_len=200),
             note=cells.text("note"),
         )
 

@@ -18,7 +18,6 @@ from realyield.portfolio.imports.base import (
     Parsed,
     csv_rows,
     guarded,
-    parse_utc,
     two_sided,
 )
 
@@ -93,12 +92,12 @@ def parse(
     """Events (or row problems) from a Koinly universal CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
-        time = parse_utc(cells.required("Date"), DATE_FORMATS, cells.number, "Date")
+        time = cells.time("Date", DATE_FORMATS)
         sent, sent_cur = cells.decimal("Sent Amount"), cells.text("Sent Currency")
         got, got_cur = cells.decimal("Received Amount"), cells.text("Received Currency")
         fee, fee_cur = cells.decimal("Fee Amount"), cells.text("Fee Currency")
         label = (cells.text("Label") or "").lower()
-        worth, worth_cur = cells.decimal("Net Worth Amount"), cells.text("Net Worth Currency")
+        worth, worth_cur = cells.value("Net Worth Amount"), cells.text("Net Worth Currency")
         legs = two_sided(
             cells,
             (got, got_cur),
