@@ -154,8 +154,9 @@ def bundled(bundled_inputs: IndexInputs) -> dict[str, IndexComposition | Infeasi
 def test_an_index_that_cannot_be_built_is_attempted_once_a_date(
     bundled_inputs: IndexInputs,
 ) -> None:
-    """Balanced holds DeFi Yield: when DeFi Yield cannot be built, building all indices
-    tries it once and gives both the same reason."""
+    """Balanced holds DeFi Yield (as its variant with Balanced's minimum weight): when
+    DeFi Yield cannot be built, building all indices tries each once and Balanced says
+    why."""
     calls: list[str] = []
 
     def infeasible(defn: IndexDefinition, inputs: IndexInputs) -> IndexComposition:
@@ -166,7 +167,8 @@ def test_an_index_that_cannot_be_built_is_attempted_once_a_date(
         out = build_all(packaged_definitions(), bundled_inputs)
     assert calls.count("defi-yield") == 1
     assert len(calls) == len(set(calls))
-    assert str(out["defi-yield"]) == str(out["balanced"]) == "defi-yield: no way"
+    assert str(out["defi-yield"]) == "defi-yield: no way"
+    assert str(out["balanced"]) == "balanced-defi-income: no way"
     assert isinstance(out["large-cap-staking"], IndexComposition)  # the others still build
 
 
@@ -204,11 +206,46 @@ def test_staking_yield_and_defi_split(bundled: dict[str, object]) -> None:
     assert defi.effective_bets >= 2.0
 
 
-def test_balanced_is_60_40(bundled: dict[str, object]) -> None:
+def test_balanced_is_60_20_20_with_staked_growth_and_a_minimum_weight(
+    bundled: dict[str, object], bundled_inputs: IndexInputs
+) -> None:
+    """Each component is built by its own rules with Balanced's 1% minimum as its own
+    minimum (1 / 0.6 of the basket, 5% of each income index), scaled by its share; the
+    growth basket's PoS assets are held through the very routes Large-Cap Staking
+    picks, Bitcoin as is; the merged index adds the parts up, holds nothing under 1%
+    and pays within the 3-7% it is built for."""
     balanced = bundled["balanced"]
-    assert isinstance(balanced, IndexComposition)
-    growth = sum(c.weight for c in balanced.constituents if c.kind == "asset")
-    assert growth == pytest.approx(0.60, abs=1e-9)
+    staking = bundled["large-cap-staking"]
+    assert isinstance(balanced, IndexComposition) and isinstance(staking, IndexComposition)
+    defs = packaged_definitions()
+    defn = defs["balanced"]
+    floor = defn.weighting.min_weight
+    assert floor == 0.01
+    parts = {
+        c.name: construct._component(defn, c, bundled_inputs, defs, {}, {}) for c in defn.components
+    }
+    expected: dict[str, float] = defaultdict(float)
+    for comp in defn.components:
+        part = parts[comp.name]
+        assert sum(c.weight for c in part.constituents) == pytest.approx(1.0, abs=1e-9)
+        assert min(c.weight for c in part.constituents) >= floor / comp.weight - 1e-9
+        for c in part.constituents:
+            expected[c.id] += comp.weight * c.weight
+    got = balanced.weights()
+    assert set(got) == set(expected)
+    for ident, w in expected.items():
+        assert got[ident] == pytest.approx(w, abs=1e-12), ident
+    assert min(got.values()) >= floor - 1e-9
+    assert max(got.values()) <= defn.caps.single + 1e-9
+    # the growth basket: BTC held as is, every other asset through Large-Cap Staking's route
+    growth = parts["growth-assets"]
+    assert [c.id for c in growth.constituents if c.kind == "asset"] == ["asset:bitcoin"]
+    route_of = {c.underlying[0]: c.id for c in staking.constituents}
+    for c in growth.constituents:
+        if c.kind != "asset":
+            assert c.kind in ("staking", "liquid_staking")
+            assert route_of[c.underlying[0]] == c.id, c.underlying
+    assert 3.0 <= balanced.expected_apy <= 7.0
 
 
 def test_rules_hold_on_the_bundled_universe(bundled: dict[str, object]) -> None:

@@ -186,6 +186,33 @@ def test_single_cap_alone_reproduces_water_filling(n: int, seed: int, where: flo
         assert wf[free].max() <= wf[~free].min()
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(2, 150),
+    st.integers(0, 2**32 - 1),
+    st.floats(0.0, 1.0),
+    st.sampled_from([0.005, 0.01, 0.02, 0.05]),
+)
+def test_min_weight_with_the_single_cap_drops_the_smallest_and_water_fills_the_rest(
+    n: int, seed: int, where: float, min_weight: float
+) -> None:
+    """Single cap and a minimum weight: the holdings kept are the largest targets, each
+    at or above the minimum (or, when dropping would break the cap, dust stays), and
+    their weights are exactly the water-filling of their own targets: the dropped
+    weight is re-spread proportionally, the cap still exact."""
+    rng = np.random.default_rng(seed)
+    t = rng.lognormal(0.0, 1.5, n)
+    u = max(min_weight, 1.0 / n + where * (1.0 - 1.0 / n))
+    w = capped_weights(t, single_cap=u, groups=[], min_weight=min_weight)
+    assert_valid(w, u, [], 1, min_weight)
+    kept = w > 0
+    if (~kept).any():  # only the smallest targets are dropped
+        assert t[~kept].max() <= t[kept].min()
+    np.testing.assert_allclose(w[kept], capped_proportional(t[kept], u), rtol=0, atol=1e-9)
+    if ((w > 0) & (w < min_weight)).any():  # dust kept: one fewer holding cannot fill the cap
+        assert (kept.sum() - 1) * u < 1.0 - 1e-12
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(2, 150), st.integers(0, 2**32 - 1), st.integers(1, 12), st.floats(0.05, 1.0))
 def test_a_capped_group_is_scaled_down_as_a_whole(
