@@ -18,15 +18,16 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Final
 
 from sqlalchemy import Engine
 
 from realyield.core.errors import DataError, RecordError, shown_value
-from realyield.core.parsing import parse_timestamp
+from realyield.core.parsing import AMOUNT_BOUNDS, parse_decimal, parse_timestamp
 from realyield.exchange import ExchangeClient
-from realyield.exchange.history import AccountTrade, LedgerEntry
+from realyield.exchange.history import AccountTrade, Fee, LedgerEntry
 from realyield.portfolio.events import LedgerEvent
 from realyield.portfolio.imports.base import ImportReport, Parsed, Problem, RowEvent
 from realyield.portfolio.imports.writer import write_events
@@ -49,18 +50,34 @@ def _time(ms: int) -> datetime:
     return parse_timestamp(ms, column="timestamp", unit="ms")
 
 
+def _qty(value: Decimal, column: str) -> Decimal:
+    """An exchange quantity within the plausible amounts (``FieldError`` otherwise), so
+    an absurd figure from an exchange is rejected like one from a file."""
+    checked = parse_decimal(value, column=column, bounds=AMOUNT_BOUNDS)
+    assert checked is not None  # a Decimal is never blank
+    return checked
+
+
+def _fee(fee: Fee | None) -> tuple[str | None, Decimal | None]:
+    if fee is None:
+        return None, None
+    return asset_code(fee.currency), _qty(fee.cost, "fee")
+
+
 def trade_event(trade: AccountTrade, *, source: str, account: str, fiat: str) -> LedgerEvent:
     """A trade: a buy receives the base for the quote, a sell the quote for the base."""
     buy = trade.side == "buy"
+    amount, cost = _qty(trade.amount, "amount"), _qty(trade.cost, "cost")
+    fee_asset, fee_amount = _fee(trade.fee)
     return LedgerEvent(
         kind="trade",
         time=_time(trade.timestamp_ms),
         asset=asset_code(trade.base if buy else trade.quote),
-        amount=trade.amount if buy else trade.cost,
+        amount=amount if buy else cost,
         counter_asset=asset_code(trade.quote if buy else trade.base),
-        counter_amount=trade.cost if buy else trade.amount,
-        fee_asset=asset_code(trade.fee.currency) if trade.fee else None,
-        fee_amount=trade.fee.cost if trade.fee else None,
+        counter_amount=cost if buy else amount,
+        fee_asset=fee_asset,
+        fee_amount=fee_amount,
         key=f"trade:{trade.id}",
         source=source,
         account=account,
@@ -88,13 +105,14 @@ def ledger_kind(entry: LedgerEntry) -> str | None:
 def _entry_event(
     entry: LedgerEntry, kind: str, *, source: str, account: str, fiat: str
 ) -> LedgerEvent:
+    fee_asset, fee_amount = _fee(entry.fee)
     return LedgerEvent(
         kind=kind,
         time=_time(entry.timestamp_ms),
         asset=asset_code(entry.currency),
-        amount=entry.amount,
-        fee_asset=asset_code(entry.fee.currency) if entry.fee else None,
-        fee_amount=entry.fee.cost if entry.fee else None,
+        amount=_qty(entry.amount, "amount"),
+        fee_asset=fee_asset,
+        fee_amount=fee_amount,
         key=f"ledger:{entry.id}",
         source=source,
         account=account,
