@@ -104,16 +104,16 @@ _MISSING_WORDS = frozenset({"nan", "none", "null", "na", "n/a", "-"})
 _NOT_FINITE_WORDS = frozenset(
     {"inf", "-inf", "+inf", "infinity", "-infinity", "+infinity", "nan", "-nan", "+nan"}
 )
-_PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_COMMA_PLAIN = re.compile(r"[+-]?(?:\d+(?:,\d*)?|,\d+)(?:[eE][+-]?\d+)?")
-_COMMA_GROUPED = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?(?:[eE][+-]?\d+)?")
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:([,'_ \u00a0\u202f])\d{3})+(?:[.,]\d*)?")
+_PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_COMMA_PLAIN = re.compile(r"[+-]?(?:\d+(?:,\d*)?|,\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_COMMA_GROUPED = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?(?:[eE][+-]?\d+)?", re.ASCII)
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:([,'_ \u00a0\u202f])\d{3})+(?:[.,]\d*)?", re.ASCII)
 _MAX_NUMBER_CHARS = 100
 _MAX_DECIMAL_DIGITS = 40
 _DECIMAL_LIMIT = Decimal("1e30")
 _EPOCH_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6}
 _GENESIS = datetime(2009, 1, 3, tzinfo=UTC)
-_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})", re.ASCII)
 #: control, surrogate, line and paragraph separator categories
 _BAD = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -133,16 +133,19 @@ class DateBounds:
 
     def check(self, value: datetime, *, column: str, raw: object) -> datetime:
         """``value`` if plausible, else ``FieldError`` (code ``date_out_of_range``)."""
-        high = self.high
-        if not self.low <= value <= high:
-            raise FieldError(
-                column,
-                raw,
-                f"is outside the plausible dates {self.low:%Y-%m-%d} .. {high:%Y-%m-%d} "
-                "(before Bitcoin's first block, or in the future); check the date column",
-                code="date_out_of_range",
-            )
+        if not self.low <= value <= self.high:
+            raise self.error(column, raw)
         return value
+
+    def error(self, column: str, raw: object) -> FieldError:
+        """The refusal of a date outside the bounds (or outside any computable date)."""
+        return FieldError(
+            column,
+            raw,
+            f"is outside the plausible dates {self.low:%Y-%m-%d} .. {self.high:%Y-%m-%d} "
+            "(before Bitcoin's first block, or in the future); check the date column",
+            code="date_out_of_range",
+        )
 
 
 DATE_BOUNDS = DateBounds()
@@ -281,7 +284,7 @@ def _number_text(text: str, raw: object, column: str, decimal_comma: bool) -> st
 
 def _number_format_error(text: str, raw: object, column: str) -> FieldError:
     grouped = _GROUPED.fullmatch(text)
-    if "," in text and re.fullmatch(r"[+-]?[\d.]*\d,\d*", text):
+    if "," in text and re.fullmatch(r"[+-]?[\d.]*\d,\d*", text, re.ASCII):
         return FieldError(
             column,
             raw,
@@ -394,12 +397,7 @@ def _to_utc(value: datetime, column: str, raw: object) -> datetime:
     try:
         return value.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise FieldError(
-            column,
-            raw,
-            "is outside the dates a computer can convert to UTC",
-            code="date_out_of_range",
-        ) from None
+        raise DATE_BOUNDS.error(column, raw) from None
 
 
 def check_text(raw: object, *, column: str, max_len: int = 512) -> str | None:

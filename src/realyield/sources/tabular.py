@@ -17,6 +17,7 @@ import gzip
 import io
 import json
 import sys
+import zlib
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def read_text(path: Path) -> str:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{path}: corrupt or truncated gzip data ({exc})") from None
     if not raw.strip():
         raise DataError(f"{path}: the file is empty; nothing to import")
@@ -83,8 +84,11 @@ def load_json(path: Path, text: str) -> Any:
             f"{path}: JSON nested too deeply to read (thousands of levels); this is not a "
             "pools export"
         ) from None
-    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-        raise DataError(f"{path}: unreadable JSON value ({exc})") from None
+    except ValueError:  # the one other ValueError: an integer of more than 4,300 digits
+        raise DataError(
+            f"{path}: the JSON holds a number of thousands of digits, which no export "
+            "writes; fix or re-export the file"
+        ) from None
 
 
 def csv_rows(
@@ -104,8 +108,7 @@ def csv_rows(
         DataError: no header, a header without names, or a line the csv module cannot
             split (with its row number); ConfigError: a bad ``columns`` mapping.
     """
-    first = text.split("\n", 1)[0]
-    delimiter = max(_DELIMITERS, key=lambda d: (first.count(d), d == ","))
+    delimiter = sniff_delimiter(text.split("\n", 1)[0])
     csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, sys.maxsize)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -135,6 +138,11 @@ def csv_rows(
             yield number, row
 
     return header, rows()
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """``,`` unless the header line holds more ``;`` or tabs (European exports)."""
+    return max(_DELIMITERS, key=lambda d: (header_line.count(d), d == ","))
 
 
 def parse_column_map(text: str) -> dict[str, str]:
