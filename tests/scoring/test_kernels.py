@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from realyield.scoring import risk, sustainability
+from realyield.scoring.factors import sustainability_grade
 from realyield.scoring.realyield import (
     DEFAULT_REWARD_RETENTION,
     real_staking_rate_pct,
@@ -84,13 +85,43 @@ def total(columns: sustainability.FactorColumns) -> float:
 def test_sustainability_by_hand() -> None:
     cols = s_kernel()
     effects = {k: float(e[0]) for k, (_, e) in cols.items()}
-    assert effects["real_yield_share"] == pytest.approx(40 * 0.6)
+    assert effects["real_yield_share"] == pytest.approx(35 * 0.6)
     assert effects["yield_stability"] == pytest.approx(15 * (1 - 1.8 / 9.0))
     assert effects["apy_vs_30d_mean"] == pytest.approx(10 * (1 - abs(10 / 9.5 - 1)))
     assert effects["tvl_size"] == pytest.approx(15 * 3 / 5)  # $100M: 3 of 5 decades
     assert effects["tvl_trend"] == pytest.approx(5 * 0.6)
-    assert effects["reward_dilution"] == pytest.approx(15 * (1 - 0.4 * 0.5))
+    assert effects["reward_dilution"] == pytest.approx(10 * (1 - 0.4 * 0.5))
+    assert effects["fee_evidence"] == 5.0  # not a pool paid by fees: nothing to doubt
+    assert effects["source_outlook"] == 2.5  # no forecast from the source: neutral
     assert sum(sustainability.MAX_POINTS.values()) == 100
+
+
+def test_data_signals_by_hand() -> None:
+    one = np.array([True])
+    # the volume pays 40% of the fee APY; the source gives the APY a 98% chance to fall
+    cols = s_kernel(fee_applies=one, fee_coverage=arr(0.4), p_down=arr(0.98))
+    effects = {k: float(e[0]) for k, (_, e) in cols.items()}
+    assert effects["fee_evidence"] == pytest.approx(5 * 0.4)
+    assert effects["source_outlook"] == pytest.approx(5 * 0.02)
+    assert float(s_kernel(fee_applies=one)["fee_evidence"][1][0]) == 2.5  # volume unknown
+    assert float(s_kernel(fee_applies=one, fee_coverage=arr(0.0))["fee_evidence"][1][0]) == 0
+    # a frozen rate loses stability and closeness to its mean: it cannot grade A
+    best = dict(
+        apy=arr(10.0),
+        real_base=arr(10.0),
+        apy_reward=arr(0.0),
+        sigma=arr(0.0),
+        mean_30d=arr(10.0),
+        tvl_usd=arr(1e10),
+        tvl_change_30d=arr(0.5),
+        p_down=arr(0.0),
+    )
+    assert total(s_kernel(**best)) == pytest.approx(100.0)
+    frozen = s_kernel(**best, frozen=one)
+    assert total(frozen) == pytest.approx(75.0)
+    assert sustainability_grade(total(frozen)) != "A"
+    text = sustainability.explain("yield_stability", 0.0, 0.0)
+    assert "not moved for 30 days" in text
 
 
 finite = st.floats(0, 1e4, allow_nan=False)

@@ -75,7 +75,12 @@ def test_staking_real_rate_and_reward_dilution_by_hand(scored_snapshot: ScoredUn
     )
     e = scored_snapshot.explain(farm.id)
     assert e.apy_reward_retained == pytest.approx((farm.apy_reward or 0) * retention)
-    assert e.apy_sustainable == pytest.approx((farm.apy_base or 0) + e.apy_reward_retained)
+    # a volatile pair: its fees count net of the expected impermanent loss
+    assert e.apy_impermanent_loss < 0 and e.impermanent_loss is not None
+    assert e.apy_real_base == pytest.approx((farm.apy_base or 0) + e.apy_impermanent_loss)
+    assert e.apy_sustainable == pytest.approx(
+        (farm.apy_base or 0) + e.apy_impermanent_loss + e.apy_reward_retained
+    )
 
 
 def test_dependencies_name_issuers(scored_snapshot: ScoredUniverse) -> None:
