@@ -146,10 +146,11 @@ def pair_loss(
     for i in range(k):
         for j in range(i + 1, k):
             a, b = ids[i], ids[j]
+            rho: float | None = None
             if a is not None and a == b:
                 rho = 1.0  # two wrappers of one asset (WETH and ETH)
-            else:
-                rho = returns.correlation(a, b) if a and b else None
+            elif a and b:
+                rho = returns.correlation(a, b)
             if rho is None:
                 all_hist = False
                 stable = "stablecoin" in (cats[i], cats[j])

@@ -30,6 +30,9 @@ from realyield.scoring.screens import ScreenConfig, screen_reasons
 from realyield.scoring.sustainability import FactorColumns
 from realyield.universe.point_in_time import SortedHistory
 
+#: Reasons counted by the text before their first colon (their details vary).
+_KEYED_REASONS = ("APY spike", "outlier", "defunct issuer", "no trading volume")
+
 
 @dataclass
 class Explanation:
@@ -178,7 +181,7 @@ class ScoredUniverse:
             for reason in reasons:
                 key = (
                     reason.split(":")[0]
-                    if reason.startswith(("APY spike", "outlier", "defunct issuer", "no trading volume"))
+                    if reason.startswith(_KEYED_REASONS)
                     else (
                         "APY above the cap"
                         if "above" in reason and reason.startswith("APY")
