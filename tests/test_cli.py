@@ -92,6 +92,8 @@ def test_demo_summarizes_the_bundled_snapshot(settings: Settings) -> None:
     assert again["snapshot"]["status"] == "unchanged"
     text = runner.invoke(app, ["demo"])
     assert text.exit_code == 0 and "ILLUSTRATIVE" in text.stdout
+    status = runner.invoke(app, ["data", "status"])  # the offline default says what it is
+    assert status.exit_code == 0 and "ILLUSTRATIVE histories" in status.stdout
 
 
 @pytest.mark.usefixtures("settings")
