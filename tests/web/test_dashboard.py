@@ -11,6 +11,7 @@ installs both, so in CI they run).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,21 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def wait_for(tab: Any, expression: str, timeout: float = 30_000) -> None:
+    """Poll ``expression`` in the page until it is truthy (``timeout`` in ms).
+
+    Not ``wait_for_function``: Playwright's in-page poller compiles the string with
+    eval, which the dashboard's CSP (``script-src 'self'``, no eval) rightly refuses;
+    ``evaluate`` goes through the DevTools protocol. The CSP stays on in these tests, so
+    anything the dashboard itself does against it shows up as a console error.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while not tab.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout / 1000:g} s for: {expression}")
+        time.sleep(0.1)
+
+
 class Page:
     """A browser tab that records console errors, page errors and failed requests."""
 
@@ -69,7 +85,8 @@ class Page:
         return self.tab
 
     def charts(self, minimum: int) -> int:
-        self.tab.wait_for_function(
+        wait_for(
+            self.tab,
             f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {minimum}",
             timeout=20_000,
         )
@@ -116,7 +133,8 @@ def test_index_page_draws_donuts_levels_and_replays_a_window(page: Page) -> None
     assert tab.locator("#constituents tbody tr").count() >= 10
     tab.fill("#replay-form input[name=start]", "2025-01-01")
     tab.click("#replay-form button")
-    tab.wait_for_function(
+    wait_for(
+        tab,
         "document.getElementById('replay-status').textContent.startsWith('done')",
         timeout=60_000,
     )
@@ -129,19 +147,20 @@ def test_screener_filters_sorts_and_pages(page: Page) -> None:
     tab = page.open("/screener")
     assert_states_data(tab)
     body = tab.locator("#screener-table tbody tr")
-    tab.wait_for_function("document.querySelectorAll('#screener-table tbody tr').length > 0")
+    wait_for(tab, "document.querySelectorAll('#screener-table tbody tr').length > 0")
     assert body.count() == 100
     tab.click("#screener-more")
-    tab.wait_for_function("document.querySelectorAll('#screener-table tbody tr').length > 100")
+    wait_for(tab, "document.querySelectorAll('#screener-table tbody tr').length > 100")
     total = int(tab.locator("#screener-count").inner_text().split(" of ")[1].split()[0])
     assert body.count() == total
     tab.select_option("#screener-form select[name=kind]", "lending")
     tab.fill("#screener-form input[name=max_risk]", "20")
     tab.click("#screener-form button")
-    tab.wait_for_function(
+    wait_for(
+        tab,
         "document.getElementById('screener-count').textContent.includes('sorted')"
         " && [...document.querySelectorAll('#screener-table tbody tr')]"
-        ".every(r => r.children[1].textContent === 'lending')"
+        ".every(r => r.children[1].textContent === 'lending')",
     )
     risks = [
         int(t.split()[0])
@@ -149,7 +168,7 @@ def test_screener_filters_sorts_and_pages(page: Page) -> None:
     ]
     assert risks and max(risks) <= 20
     tab.click("#screener-table th[data-sort=risk]")
-    tab.wait_for_function("document.getElementById('screener-count').textContent.includes('risk')")
+    wait_for(tab, "document.getElementById('screener-count').textContent.includes('risk')")
     risks = [
         float(t.split()[0])
         for t in tab.locator("#screener-table tbody td:nth-child(8)").all_inner_texts()
@@ -178,7 +197,8 @@ def test_planner_form_plans_and_draws_allocation_fan_and_income(page: Page) -> N
     tab.fill("#plan-form input[name=income_per_year]", "50000")
     tab.fill("#plan-form input[name=paths]", "500")
     tab.click("#plan-form button")
-    tab.wait_for_function(
+    wait_for(
+        tab,
         "['done', 'failed'].some(s => document.getElementById('plan-status')"
         ".textContent.startsWith(s))",
         timeout=120_000,
@@ -201,7 +221,8 @@ def test_backtest_form_runs_and_draws_equity_and_drawdown(page: Page) -> None:
     tab.select_option("#backtest-form select[name=index]", "balanced")
     tab.fill("#backtest-form input[name=start]", "2024-07-01")
     tab.click("#backtest-form button")
-    tab.wait_for_function(
+    wait_for(
+        tab,
         "['done', 'failed'].some(s => document.getElementById('backtest-status')"
         ".textContent.startsWith(s))",
         timeout=180_000,
@@ -219,7 +240,8 @@ def test_review_form_reviews_a_quarter_and_draws_earned_against_expected(page: P
     assert tab.locator("#review-form input[name=quarter]").input_value() == "2025Q1"
     tab.select_option("#review-form select[name=index]", "stablecoin-income")
     tab.click("#review-form button")
-    tab.wait_for_function(
+    wait_for(
+        tab,
         "['done', 'failed'].some(s => document.getElementById('review-status')"
         ".textContent.startsWith(s))",
         timeout=120_000,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -83,18 +84,29 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     kinds = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     kind = kinds.get(exc.status_code, "http_error")
     headers = dict(getattr(exc, "headers", None) or {})
-    if exc.status_code == 405:  # every method of every route on this path, not just one
-        headers["Allow"] = ", ".join(_allowed_methods(request))
+    allowed = _allowed_methods(request) if exc.status_code == 405 else []
+    if allowed:  # every method of every route on this path, not just one
+        headers["Allow"] = ", ".join(allowed)
     return _body(exc.status_code, kind, str(exc.detail), headers or None)
 
 
 def _allowed_methods(request: Request) -> list[str]:
     path = request.url.path
     methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, APIRoute) and route.path_regex.match(path):
+    for route in _api_routes(request.app.routes):
+        if route.path_regex.match(path):
             methods |= route.methods or set()
     return sorted(methods)
+
+
+def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every route, also those of included routers (FastAPI keeps them behind an
+    ``_IncludedRouter`` whose ``original_router`` holds them; ours have no prefix)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif getattr(route, "original_router", None) is not None:
+            yield from _api_routes(route.original_router.routes)
 
 
 async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
