@@ -300,6 +300,7 @@ def build_index(
             inputs.as_of,
             list(previous.constituents),
             [f"kept the previous weights: {exc}"],
+            list(previous.components),
         )
     built[defn.name] = comp
     return comp
@@ -331,7 +332,13 @@ def _build(
             (comp.weight, _component(defn, comp, inputs, registry, built, failed))
             for comp in defn.components
         ]
-        return merge(parts, name=defn.name, title=defn.title, as_of=inputs.as_of)
+        return merge(
+            parts,
+            name=defn.name,
+            title=defn.title,
+            as_of=inputs.as_of,
+            names=[comp.name for comp in defn.components],
+        )
     if defn.staking is not None:
         s = defn.staking
         return build_staking_index(

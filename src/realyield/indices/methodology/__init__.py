@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from realyield.core.errors import ConfigError
 from realyield.indices.methodology.definition import IndexDefinition
+from realyield.indices.methodology.describe import describe_rules
 from realyield.indices.methodology.export import definition_to_dict, definition_to_toml
 from realyield.indices.methodology.parse import parse_definition, parse_toml
 from realyield.indices.methodology.records import (
@@ -67,6 +68,7 @@ __all__ = [
     "definition",
     "definition_to_dict",
     "definition_to_toml",
+    "describe_rules",
     "load_definition",
     "packaged_definitions",
     "parse_definition",
