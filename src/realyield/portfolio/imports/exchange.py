@@ -160,7 +160,7 @@ def events_from_history(
         if kind is None:
             skipped[entry.raw_type or entry.type or "unknown"] += 1
             continue
-        if entry.amount <= 0:
+        if entry.amount.is_finite() and entry.amount <= 0:
             skipped["zero amount"] += 1
             continue
         items.append(
