@@ -164,9 +164,10 @@ class ScoredUniverse:
         return frame
 
     def top_per_kind(self, n: int = 3) -> pl.DataFrame:
-        """The ``n`` highest sustainable APYs of each kind among those passing the screens."""
+        """The ``n`` highest sustainable APYs of each kind among those passing the screens
+        (with readable ids, ``table(readable=True)``)."""
         return (
-            self.table()
+            self.table(readable=True)
             .filter(~pl.col("excluded"))
             .sort("apy_sustainable", descending=True, nulls_last=True)
             .group_by("kind", maintain_order=True)
