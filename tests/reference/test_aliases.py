@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import tomllib
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 import polars as pl
@@ -101,6 +103,9 @@ def test_every_packaged_row_has_a_source_and_a_date() -> None:
         (f"staking {s.network}/{s.provider}", s.source_url, s.as_of) for s in load_staking_params()
     ]
     rows += [(f"aliases {a.alias}", a.source, a.as_of) for a in load_aliases().values()]
+    episodes = resources.files("realyield").joinpath("data", "stress_episodes.toml")
+    for e in tomllib.loads(episodes.read_text(encoding="utf-8"))["episode"]:
+        rows.append((f"stress episode {e['name']}", e["source"], e["as_of"]))
     assert len(rows) > 600
     for what, source, as_of in rows:
         assert source.strip(), what

@@ -19,6 +19,7 @@ from realyield.portfolio.imports.base import (
     Parsed,
     csv_rows,
     guarded,
+    parse_utc,
     two_sided,
 )
 
@@ -62,18 +63,11 @@ TAGS: Final = {
 }
 
 
-def parse(
-    lines: Iterable[str],
-    *,
-    source: str,
-    account: str,
-    fiat: str,
-    decimal_comma: bool = False,
-) -> Iterator[Parsed]:
+def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
     """Events (or row problems) from a CoinTracker CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
-        time = cells.time("Date", DATE_FORMATS)
+        time = parse_utc(cells.required("Date"), DATE_FORMATS, cells.number, "Date")
         got, got_cur = cells.decimal("Received Quantity"), cells.text("Received Currency")
         sent, sent_cur = cells.decimal("Sent Quantity"), cells.text("Sent Currency")
         fee, fee_cur = cells.decimal("Fee Amount"), cells.text("Fee Currency")
@@ -102,5 +96,4 @@ def parse(
             note=f"CoinTracker tag {tag}" if tag else None,
         )
 
-    rows = csv_rows(lines, COLUMNS, "CoinTracker CSV", decimal_comma=decimal_comma)
-    return guarded(rows, build)
+    return guarded(csv_rows(lines, COLUMNS, "CoinTracker CSV"), build)
