@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import csv
 import sys
+from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
 import typer
+from rich.box import SIMPLE_HEAD
+from rich.table import Table
 
 from realyield.cli.common import (
+    KIND_SHORT,
     JsonOpt,
     console,
     emit_json,
     err,
     fail,
+    fmt_pct,
+    fmt_usd,
     session,
-    universe_table,
 )
 from realyield.core.errors import ConfigError
+from realyield.core.model import Opportunity
+from realyield.scoring.labels import readable_ids
 from realyield.universe import build
 from realyield.universe.repository import (
     UniverseQuery,
@@ -69,8 +76,18 @@ def universe(
                 "[yellow]store was empty: loaded the bundled snapshot "
                 "(run `realyield data refresh` for live data)[/]"
             )
-        opps = load_universe(engine, query)
-    rows = [o.to_dict() for o in opps]
+        matching = load_universe(engine, replace(query, limit=None))
+        # readable ids are unique in the universe of the date, the one `screen` and
+        # `explain` score (whatever the filters)
+        whole = load_universe(
+            engine,
+            UniverseQuery(
+                as_of=query.as_of, sources=query.sources, max_age_days=query.max_age_days
+            ),
+        )
+    opps = matching[:limit] if limit else matching
+    label_of = dict(zip((o.id for o in whole), readable_ids(whole), strict=True))
+    rows = [{**o.to_dict(), "label": label_of.get(o.id, o.id)} for o in opps]
     if as_json:
         emit_json(rows)
     elif as_csv:
@@ -79,4 +96,24 @@ def universe(
         for row in rows:
             writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
     else:
-        console.print(universe_table(opps, f"{len(opps)} opportunities (sorted by {sort})"))
+        title = f"{len(opps)} of {len(matching)} opportunities shown (sorted by {sort})"
+        console.print(_ranked_table(opps, [label_of.get(o.id, o.id) for o in opps], title))
+
+
+def _ranked_table(opps: list[Opportunity], labels: list[str], title: str) -> Table:
+    """The listing, each row under the readable id `explain` accepts."""
+    table = Table(title=title, title_justify="left", box=SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id (for explain)", overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    for name in ("APY", "base", "reward", "TVL"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for o, label in zip(opps, labels, strict=True):
+        table.add_row(
+            label,
+            KIND_SHORT.get(o.kind, o.kind),
+            fmt_pct(o.apy),
+            fmt_pct(o.apy_base),
+            fmt_pct(o.apy_reward),
+            fmt_usd(o.tvl_usd),
+        )
+    return table

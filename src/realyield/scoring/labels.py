@@ -73,7 +73,10 @@ def resolve(reference: str, ids: Sequence[str], labels: Sequence[str]) -> int:
     lowered = [label.lower() for label in labels]
     if key in lowered:
         return lowered.index(key)
-    matches = [i for i, label in enumerate(lowered) if label.split("#")[0] == key]
+    base, _, suffix = key.partition("#")
+    matches = [i for i, label in enumerate(lowered) if label.split("#")[0] == base]
+    if suffix:  # a suffix from a larger universe (one with stale twins): an id prefix
+        matches = [i for i in matches if _SUFFIX_CHARS.sub("", ids[i].lower()).startswith(suffix)]
     if not matches and len(key) >= 6:
         matches = [i for i, ident in enumerate(ids) if ident.lower().startswith(key)]
     if len(matches) == 1:
