@@ -16,13 +16,13 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from realyield.api import models as m
-from realyield.api.data import DataSnapshot
 from realyield.api.jobs import JobContext, JobKind
 from realyield.backtest.service import backtest_index
 from realyield.core.errors import ConfigError, InsufficientDataError, NotFoundError
 from realyield.planning.profiles import check_allocation
 from realyield.planning.service import PlanRequest, plan_on_indices, request_from_preset
+from realyield.presentation import models as m
+from realyield.presentation.data import DataSnapshot
 
 MAX_PATHS = 100_000
 
@@ -135,7 +135,7 @@ def check_plan(services: Any, params: PlanParams) -> None:
 
 def run_plan(ctx: JobContext, params: PlanParams) -> PlanResult:
     """Raises: ConfigError, InsufficientDataError (the job fails with the message)."""
-    from realyield.api.views import meta
+    from realyield.presentation.views import meta
 
     snap = _snapshot(ctx.services)
     plan = plan_on_indices(
@@ -214,7 +214,7 @@ def check_backtest(services: Any, params: BacktestParams) -> None:
 
 def run_backtest(ctx: JobContext, params: BacktestParams) -> BacktestOut:
     """Raises: ConfigError, InsufficientDataError (the job fails with the message)."""
-    from realyield.api.views import meta
+    from realyield.presentation.views import meta
 
     snap = _snapshot(ctx.services)
     overrides = params.model_dump(exclude_none=True, exclude={"index"})

@@ -1,11 +1,17 @@
 """Who is calling: API keys for everything that writes or runs jobs, with a token
 bucket per key (429 + Retry-After when it is empty).
 
-A key is sent as ``Authorization: Bearer ry_...`` or ``X-API-Key: ry_...``. The
-dashboard served by the same app runs jobs as the principal ``dashboard``: its pages
-carry a per-process token (``X-Dashboard-Token``) that is accepted only from loopback
-clients and only when ``api_dashboard_jobs`` is on, so another web site cannot use it
-(it cannot read the page) and a remote browser cannot either.
+A key is sent as ``Authorization: Bearer ry_...`` or ``X-API-Key: ry_...``. Two route
+dependencies, and every protected route names one:
+
+- ``require_key``: an API key, always, from any address. The ledger, alert
+  acknowledgement, job management and trading (rebalance-plan) routes use it. The
+  dashboard token is refused here with 403, so a page, a local process or a rebinding
+  site that got hold of a dashboard page cannot read or write the ledger with it.
+- ``require_key_or_dashboard``: an API key, or the dashboard's per-process token
+  (``X-Dashboard-Token``, embedded in its pages), accepted only from loopback clients
+  and only when ``api_dashboard_jobs`` is on. Only the submit and poll routes of the
+  dashboard's own jobs (index levels, plan, backtest, review) use it.
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from realyield.api.keys import KeyVerifier
-from realyield.core.errors import AuthError, LimitError
+from realyield.core.errors import AuthError, ForbiddenError, LimitError
+from realyield.presentation.security import is_loopback
 from realyield.sources.http import TokenBucket
 
 DASHBOARD = "dashboard"
-_LOOPBACK = ("127.", "::1", "localhost")
+_NEEDS_KEY = (
+    "this route needs an API key: send `Authorization: Bearer ry_...` "
+    "(create one with `realyield api-key create NAME`)"
+)
 
 bearer_scheme = HTTPBearer(
     auto_error=False, description="An API key: `Authorization: Bearer ry_<id>_<secret>`."
@@ -84,27 +94,39 @@ class Gatekeeper:
     dashboard_token: str
     dashboard_jobs: bool
 
-    def authenticate(self, request: Request, token: str | None) -> Principal:
-        """Raises: AuthError (401) or LimitError (429)."""
+    def authenticate(self, request: Request, token: str | None, *, dashboard: bool) -> Principal:
+        """The caller of a route; ``dashboard`` says whether the route is one of the
+        dashboard's own jobs (the only ones its token may run).
+
+        Raises:
+            AuthError: no credential, or a wrong one (401).
+            ForbiddenError: the dashboard token on a route that needs an API key (403).
+            LimitError: the caller's rate limit is reached (429).
+        """
         if token:
             key = self.verifier.verify(token)
             self.limiter.check(key.key_id, key.rate_per_min, key.burst)
             return Principal(key.key_id, key.name)
         sent = request.headers.get("x-dashboard-token")
-        if sent:
-            host = request.client.host if request.client else ""
-            if not self.dashboard_jobs:
-                raise AuthError("the dashboard may not run jobs here (api_dashboard_jobs is off)")
-            if not host.startswith(_LOOPBACK):
-                raise AuthError("the dashboard token is accepted only from this machine")
-            if not hmac.compare_digest(sent, self.dashboard_token):
-                raise AuthError("stale dashboard token: reload the page")
-            self.limiter.check(DASHBOARD)
-            return Principal(DASHBOARD, DASHBOARD)
-        raise AuthError(
-            "this route needs an API key: send `Authorization: Bearer ry_...` "
-            "(create one with `realyield api-key create NAME`)"
-        )
+        if not sent:
+            raise AuthError(_NEEDS_KEY)
+        if not dashboard:
+            raise ForbiddenError(
+                "the dashboard token runs only the dashboard's own jobs; the ledger, API "
+                "key and trading routes need an API key, always: " + _NEEDS_KEY.split(": ", 1)[1]
+            )
+        if not self.dashboard_jobs:
+            raise AuthError("the dashboard may not run jobs here (api_dashboard_jobs is off)")
+        if not is_loopback(request.client.host if request.client else None):
+            raise AuthError("the dashboard token is accepted only from this machine")
+        if not hmac.compare_digest(sent.encode("latin-1"), self.dashboard_token.encode()):
+            raise AuthError("stale dashboard token: reload the page")
+        self.limiter.check(DASHBOARD)
+        return Principal(DASHBOARD, DASHBOARD)
+
+
+def _token(bearer: HTTPAuthorizationCredentials | None, header: str | None) -> str | None:
+    return bearer.credentials if bearer is not None else header
 
 
 def require_key(
@@ -112,7 +134,17 @@ def require_key(
     bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),  # noqa: B008
     header: str | None = Security(header_scheme),
 ) -> Principal:
-    """FastAPI dependency: the authenticated, rate-limited caller."""
-    token = bearer.credentials if bearer is not None else header
+    """FastAPI dependency: the caller, by API key only (the dashboard token: 403)."""
     gate: Gatekeeper = request.app.state.realyield.gate
-    return gate.authenticate(request, token)
+    return gate.authenticate(request, _token(bearer, header), dashboard=False)
+
+
+def require_key_or_dashboard(
+    request: Request,
+    bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),  # noqa: B008
+    header: str | None = Security(header_scheme),
+) -> Principal:
+    """FastAPI dependency for the dashboard's own jobs: an API key, or the dashboard
+    token from this machine."""
+    gate: Gatekeeper = request.app.state.realyield.gate
+    return gate.authenticate(request, _token(bearer, header), dashboard=True)

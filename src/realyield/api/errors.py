@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,16 +20,17 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from realyield.api.data import NoDataError
 from realyield.core.errors import (
     AuthError,
     ConfigError,
     DataError,
+    ForbiddenError,
     LimitError,
     NotFoundError,
     RealyieldError,
     StoreError,
 )
+from realyield.presentation.data import NoDataError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ def _finite(value: float) -> float | None:
 async def realyield_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, NotFoundError):
         return _body(404, "not_found", str(exc))
+    if isinstance(exc, ForbiddenError):
+        return _body(403, "forbidden", str(exc))
     if isinstance(exc, AuthError):
         return _body(401, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"})
     if isinstance(exc, LimitError):
@@ -77,20 +81,32 @@ async def realyield_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    kinds = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    kind = kinds.get(exc.status_code, "http_error")
     headers = dict(getattr(exc, "headers", None) or {})
-    if exc.status_code == 405:  # every method of every route on this path, not just one
-        headers["Allow"] = ", ".join(_allowed_methods(request))
+    allowed = _allowed_methods(request) if exc.status_code == 405 else []
+    if allowed:  # every method of every route on this path, not just one
+        headers["Allow"] = ", ".join(allowed)
     return _body(exc.status_code, kind, str(exc.detail), headers or None)
 
 
 def _allowed_methods(request: Request) -> list[str]:
     path = request.url.path
     methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, APIRoute) and route.path_regex.match(path):
+    for route in _api_routes(request.app.routes):
+        if route.path_regex.match(path):
             methods |= route.methods or set()
     return sorted(methods)
+
+
+def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every route, also those of included routers (FastAPI keeps them behind an
+    ``_IncludedRouter`` whose ``original_router`` holds them; ours have no prefix)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif getattr(route, "original_router", None) is not None:
+            yield from _api_routes(route.original_router.routes)
 
 
 async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -107,11 +123,12 @@ def install(app: FastAPI) -> None:
 
 def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for these error codes (all share ``ErrorBody``)."""
-    from realyield.api.models import ErrorBody
+    from realyield.presentation.models import ErrorBody
 
     text = {
         400: "The body is not valid JSON.",
         401: "Missing, wrong or revoked API key.",
+        403: "The dashboard token on a route that needs an API key.",
         404: "Not found.",
         429: "Rate or job limit reached; see Retry-After.",
         503: "No data yet, or the store is unavailable; see Retry-After.",

@@ -10,7 +10,8 @@ To add a feature (e.g. the planner's ``POST /v1/plan`` or the backtest job):
   snapshot) and add ``JobRoute(kind, "/v1/backtest")`` to ``JOB_ROUTES``: that gives
   ``POST /v1/backtest`` (API key, 202 + job) and ``GET /v1/backtest/{job_id}``, and the
   job shows in ``/v1/jobs``;
-- a dashboard page: see ``realyield.web.pages.PAGES``.
+- a dashboard page: see ``realyield.web.pages.PAGES`` (the dashboard is mounted by
+  ``realyield.server.create_server``; the API does not import it).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from realyield.api.routers import alerts, indices, jobs, ledger, meta, opportuni
 
 @dataclass(frozen=True)
 class JobRoute:
-    """A job kind and the path of its submit route (its poll route is ``path/{id}``)."""
+    """A job kind and the path of its submit route (its poll route is ``path/{id}``);
+    ``dashboard``: the dashboard's forms run it, so its token is accepted there too
+    (leave it False for anything touching the ledger, keys or orders)."""
 
     kind: JobKind
     path: str
+    dashboard: bool = False
 
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -44,9 +48,9 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 JOB_ROUTES: tuple[JobRoute, ...] = (
-    JobRoute(INDEX_LEVELS, "/v1/index-levels"),
-    JobRoute(PLAN, "/v1/plan"),
-    JobRoute(BACKTEST, "/v1/backtest"),
-    JobRoute(REVIEW, "/v1/review"),
-    JobRoute(REBALANCE_PLAN, "/v1/rebalance-plan"),
+    JobRoute(INDEX_LEVELS, "/v1/index-levels", dashboard=True),
+    JobRoute(PLAN, "/v1/plan", dashboard=True),
+    JobRoute(BACKTEST, "/v1/backtest", dashboard=True),
+    JobRoute(REVIEW, "/v1/review", dashboard=True),
+    JobRoute(REBALANCE_PLAN, "/v1/rebalance-plan"),  # trading: API key only
 )

@@ -14,9 +14,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from realyield.api import models as m
 from realyield.api.analysis_jobs import finite
-from realyield.api.data import DataSnapshot
 from realyield.api.jobs import JobContext, JobKind
 from realyield.core.errors import NotFoundError
 from realyield.exchange.orders import Balances
@@ -25,6 +23,8 @@ from realyield.execution.rebalance import rebalance
 from realyield.execution.targets import index_targets
 from realyield.monitor.review import index_holdings, parse_quarter, quarterly_review
 from realyield.monitor.review_report import render_markdown
+from realyield.presentation import models as m
+from realyield.presentation.data import DataSnapshot
 
 _INDEX = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
 
@@ -68,7 +68,7 @@ def check_review(services: Any, params: ReviewParams) -> None:
 
 def run_review(ctx: JobContext, params: ReviewParams) -> ReviewOut:
     """Raises: ConfigError, InsufficientDataError (the job fails with the message)."""
-    from realyield.api.views import meta
+    from realyield.presentation.views import meta
 
     snap = _snapshot(ctx.services)
     home = ctx.services.settings.home
@@ -142,7 +142,7 @@ def run_rebalance_plan(ctx: JobContext, params: RebalancePlanParams) -> Rebalanc
     """Raises: ConfigError, DataError (no stored price for a market)."""
     from decimal import Decimal
 
-    from realyield.api.views import meta
+    from realyield.presentation.views import meta
 
     snap = _snapshot(ctx.services)
     targets, notes = index_targets(snap.engine, params.index, home=ctx.services.settings.home)

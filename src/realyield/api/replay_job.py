@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from realyield.api import models as m
-from realyield.api.data import DataSnapshot
 from realyield.api.jobs import JobContext, JobKind
-from realyield.api.views import levels_out
 from realyield.core.errors import ConfigError, InsufficientDataError, NotFoundError
 from realyield.indices.service import replay_levels
+from realyield.presentation import models as m
+from realyield.presentation.data import DataSnapshot
+from realyield.presentation.views import levels_out
 
 MAX_YEARS = 10
 
@@ -71,7 +71,7 @@ def check(services: Any, params: IndexLevelsParams) -> None:
 
 def run(ctx: JobContext, params: IndexLevelsParams) -> IndexLevelsResult:
     """Raises: InsufficientDataError when no rebalance date in the window has data."""
-    from realyield.api.views import meta
+    from realyield.presentation.views import meta
 
     snap = _snapshot(ctx.services)
     if snap.history_data is None:

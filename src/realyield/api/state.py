@@ -1,5 +1,6 @@
-"""The app's shared services, kept on ``app.state.realyield``, and the one helper
-routes use to answer from the per-data-version cache with an ETag."""
+"""The API's services on ``app.state.realyield`` (the shared state plus keys, jobs and
+metrics), and the one helper routes use to answer from the per-data-version cache with
+an ETag."""
 
 from __future__ import annotations
 
@@ -10,20 +11,16 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Engine
 
 from realyield.api.auth import Gatekeeper
-from realyield.api.data import DataService, DataSnapshot
 from realyield.api.jobs import JobRunner
 from realyield.api.metrics import Metrics
-from realyield.core.settings import Settings
+from realyield.presentation.data import DataSnapshot
+from realyield.presentation.state import SharedState, snapshot
 
 
 @dataclass
-class AppState:
-    settings: Settings
-    engine: Engine
-    data: DataService
+class AppState(SharedState):
     gate: Gatekeeper
     jobs: JobRunner
     metrics: Metrics
@@ -32,14 +29,6 @@ class AppState:
 def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.realyield
     return state
-
-
-async def snapshot(request: Request) -> DataSnapshot:
-    """The data to answer from; the first build runs off the event loop."""
-    data = app_state(request).data
-    if data.ready:
-        return data.current()
-    return await run_in_threadpool(data.current)
 
 
 def _matches(header: str, etag: str) -> bool:

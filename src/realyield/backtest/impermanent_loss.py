@@ -12,7 +12,9 @@ tests check these formulas from the swap rule alone.
 Prices here are of token A in units of token B (for USD values multiply by B's USD
 price); ratios are relative to the price at deposit (``d = p / p0``), and ranges are
 given relative to the price at deposit too (``lower = p_a / p0``, ``upper = p_b / p0``).
-Every function accepts numpy arrays and broadcasts.
+Every function accepts numpy arrays and broadcasts. The closed forms ``il_v2`` and
+``il_v3`` live in ``scoring.impermanent_loss`` (scoring nets expected loss out of fee
+APYs and comes before backtest in the flow) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -20,36 +22,23 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from realyield.core.errors import ConfigError, DataError
+from realyield.core.errors import DataError
+from realyield.scoring.impermanent_loss import check_range as _range
+from realyield.scoring.impermanent_loss import check_ratios as _ratio
+from realyield.scoring.impermanent_loss import il_v2, il_v3
 
 Array = NDArray[np.float64]
-
-
-def _ratio(d: ArrayLike) -> Array:
-    out = np.asarray(d, dtype=float)
-    if np.any(~np.isfinite(out)) or np.any(out <= 0):
-        raise DataError("price ratios must be positive finite numbers (d = p / p0 > 0)")
-    return out
-
-
-def _range(lower: float, upper: float) -> tuple[float, float]:
-    if not (0 < lower < 1 < upper and np.isfinite(upper)):
-        raise ConfigError(
-            f"a concentrated range needs 0 < lower < 1 < upper relative to the entry "
-            f"price, got lower={lower}, upper={upper}"
-        )
-    return float(lower), float(upper)
-
-
-def il_v2(d: ArrayLike) -> Array:
-    """Impermanent loss of a 50/50 constant-product position: ``2 sqrt(d) / (1 + d) - 1``
-    (0 at d = 1, about -5.7% at d = 2 or 0.5, -20% at d = 4).
-
-    Raises:
-        DataError: a ratio that is not a positive finite number.
-    """
-    r = _ratio(d)
-    return np.asarray(2.0 * np.sqrt(r) / (1.0 + r) - 1.0)
+__all__ = [
+    "constant_mean_value",
+    "hodl_value",
+    "il_v2",
+    "il_v3",
+    "lp_price_index",
+    "lp_value_v2",
+    "v3_amounts",
+    "v3_price_index",
+    "v3_value",
+]
 
 
 def lp_value_v2(d: ArrayLike) -> Array:
@@ -71,29 +60,6 @@ def v3_value(price: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> Array:
     """Value in B of one unit of concentrated liquidity on ``[lower, upper]`` at ``price``."""
     x, y = v3_amounts(price, lower, upper)
     return np.asarray(x * np.asarray(price, dtype=float) + y)
-
-
-def il_v3(d: ArrayLike, lower: float, upper: float) -> Array:
-    """Impermanent loss of a concentrated position opened at ratio 1 on the range
-    ``[lower, upper]`` (relative to the entry price), at price ratio ``d``.
-
-    Closed form inside the range: ``(2 sqrt(d) - 1 - d) / (1 + d - sqrt(lower) -
-    d / sqrt(upper))``; outside it the position is all A (below) or all B (above) and
-    the loss keeps growing against holding the deposit. A full range (lower -> 0,
-    upper -> inf) gives back the v2 formula.
-
-    Raises:
-        ConfigError: a range that does not contain the entry price.
-        DataError: a ratio that is not a positive finite number.
-    """
-    lo, hi = _range(lower, upper)
-    r = _ratio(d)
-    sa, sb = np.sqrt(lo), np.sqrt(hi)
-    hodl = 1.0 + r - sa - r / sb  # x0 * d + y0 with x0 = 1 - 1/sb, y0 = 1 - sa
-    inside = (2.0 * np.sqrt(r) - 1.0 - r) / hodl
-    below = r * (1.0 / sa - 1.0 / sb) / hodl - 1.0
-    above = (sb - sa) / hodl - 1.0
-    return np.asarray(np.where(r < lo, below, np.where(r > hi, above, inside)))
 
 
 def constant_mean_value(relatives: ArrayLike, weights: ArrayLike | None = None) -> Array:

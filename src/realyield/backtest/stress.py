@@ -32,7 +32,7 @@ import polars as pl
 from realyield.backtest.instruments import SNAPSHOT_SOURCE, tokens_of
 from realyield.backtest.schedule import HoldingInfo
 from realyield.core.errors import ConfigError, DataError
-from realyield.scoring.metadata import load_tokens
+from realyield.reference import load_tokens
 
 EPISODES_FILE = "stress_episodes.toml"
 RECOVERY_TOLERANCE = 0.001

@@ -19,7 +19,7 @@ from realyield.cli.common import (
 )
 from realyield.core.errors import ConfigError
 from realyield.universe import build
-from realyield.universe.repository import stored_sources, table_counts
+from realyield.universe.repository import SNAPSHOT_SOURCE, stored_sources, table_counts
 
 data_app = typer.Typer(help="Fetch, import and inspect stored data.", no_args_is_help=True)
 
@@ -84,6 +84,10 @@ def data_import(
         print_result(result)
 
 
+#: What ``data status`` says of the bundled snapshot, so nobody takes it for market data.
+SNAPSHOT_NOTE = " (bundled offline snapshot: approximate figures, ILLUSTRATIVE histories)"
+
+
 @data_app.command("status")
 def data_status(as_json: JsonOpt = False) -> None:
     """What the store holds: rows per table and the newest date per source."""
@@ -101,6 +105,7 @@ def data_status(as_json: JsonOpt = False) -> None:
         console.print(f"  {name:<14} {count:>10,}", highlight=False)
     for name, facts in payload["sources"].items():
         console.print(
-            f"  source {name:<10} {facts['rows']:>8,} opportunity rows, newest {facts['latest']}",
+            f"  source {name:<10} {facts['rows']:>8,} opportunity rows, newest {facts['latest']}"
+            + (SNAPSHOT_NOTE if name == SNAPSHOT_SOURCE else ""),
             highlight=False,
         )

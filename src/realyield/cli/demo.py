@@ -29,8 +29,8 @@ from realyield.core.errors import RealyieldError
 from realyield.indices.composition import IndexComposition
 from realyield.indices.service import indices_at
 from realyield.planning.service import Plan, plan_on_indices, request_from_preset
+from realyield.reference.staking import StakingParams, load_staking_params
 from realyield.scoring.service import score_stored
-from realyield.sources.staking import StakingParams, load_staking_params
 from realyield.universe import build
 from realyield.universe.repository import SNAPSHOT_SOURCE, UniverseQuery, table_counts
 from realyield.universe.summary import summarize
@@ -63,31 +63,21 @@ def _staking_table(rows: list[StakingParams]) -> Table:
 
 
 def _scored_table(frame: pl.DataFrame, title: str, *, kind_column: bool) -> Table:
+    """Ranked picks with the readable id `explain` accepts (``frame`` from
+    ``ScoredUniverse.table(readable=True)``)."""
     table = Table(title=title, title_justify="left", box=SIMPLE_HEAD, pad_edge=False)
-    columns = [("kind", 5)] if kind_column else []
-    columns += [
-        ("opportunity", 20),
-        ("chain", 8),
-        ("APY", 7),
-        ("sust.", 7),
-        ("fcst", 7),
-        ("S", 1),
-        ("R", 1),
-    ]
-    for name, width in columns:
-        table.add_column(
-            name,
-            justify="left" if name in ("kind", "opportunity", "chain") else "right",
-            no_wrap=True,
-            overflow="ellipsis",
-            width=width,
-        )
+    if kind_column:
+        table.add_column("kind", no_wrap=True)
+    table.add_column("id (for explain)", overflow="fold")
+    for name in ("APY", "IL/yr", "sust.", "fcst", "S", "R"):
+        table.add_column(name, justify="right", no_wrap=True)
     for row in frame.iter_rows(named=True):
         cells = [KIND_SHORT.get(row["kind"], row["kind"])] if kind_column else []
+        loss = row.get("apy_impermanent_loss")
         cells += [
-            f"{row['protocol']} {row['symbol']}",
-            row["chain"],
+            row["label"],
             fmt_pct(row["apy"]),
+            fmt_pct(loss) if loss else "-",
             fmt_pct(row["apy_sustainable"]),
             fmt_pct(row.get("forecast_apy_30d")),
             row["sustainability_grade"],
@@ -100,6 +90,8 @@ def _scored_table(frame: pl.DataFrame, title: str, *, kind_column: bool) -> Tabl
 def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     keep = (
         "id",
+        "label",
+        "apy_impermanent_loss",
         "kind",
         "protocol",
         "symbol",
@@ -138,7 +130,7 @@ def demo(as_json: JsonOpt = False) -> None:
             plan = f"the supplemental-income plan could not be made: {exc}"
     opps = list(scored.inputs.opportunities)
     summary = summarize(opps)
-    table = scored.table()
+    table = scored.table(readable=True)
     top = scored.top_per_kind(3)
     farms = (
         table.filter(pl.col("apy_reward") > pl.col("apy_base")).sort("apy", descending=True).head(5)
@@ -203,18 +195,26 @@ def demo(as_json: JsonOpt = False) -> None:
     console.print(_summary_table(indices))
     console.print(_staking_table(staking))
     console.print(
-        _scored_table(top, "Best sustainable APY per kind (passing every screen)", kind_column=True)
+        _scored_table(
+            top,
+            f"Best sustainable APY per kind: {top.height} of {passing.height} passing every "
+            "screen shown",
+            kind_column=True,
+        )
     )
+    farming = table.filter(pl.col("apy_reward") > pl.col("apy_base")).height
     console.print(
         _scored_table(
             farms,
-            "Headline APY paid mostly in emissions: what is likely to remain",
+            f"Headline APY paid mostly in emissions: what is likely to remain ({farms.height} "
+            f"of {farming} shown)",
             kind_column=True,
         )
     )
     excluded = ", ".join(f"{v} {k}" for k, v in scored.exclusion_counts().items())
     console.print(f"Excluded by the screens: {excluded or 'none'}.", highlight=False)
     console.print(
+        "IL/yr = expected impermanent loss a year (netted out of the sustainable APY); "
         "S = sustainability (0-100, A best), R = risk (0-100, A lowest); "
         "`realyield explain ID` shows every factor, `realyield screen --all` every "
         "opportunity.",

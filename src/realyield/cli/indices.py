@@ -16,6 +16,7 @@ from realyield.indices.composition import IndexComposition
 from realyield.indices.methodology import (
     check_references,
     definition_to_dict,
+    describe_rules,
     load_definition,
     packaged_definitions,
 )
@@ -178,8 +179,20 @@ def index(
         f"{by['protocol']:.1f}, issuer {by['issuer']:.1f}, chain {by['chain']:.1f}",
         highlight=False,
     )
+    for section, text in describe_rules(definitions[name]):  # the rules, then what they hold
+        console.print(f"[bold]{section}[/]: {text}", highlight=False)
     for note in comp.notes:
         console.print(f"note: {note}", highlight=False)
+    rules = definitions[name]
+    parts = comp.sleeves() if rules.sleeves or rules.components else []
+    if parts:
+        what = "component" if comp.components else "sleeve"
+        sleeves = Table(box=SIMPLE_HEAD, pad_edge=False)
+        for column in (what, "weight", "APY", "holdings"):
+            sleeves.add_column(column, justify="left" if column == what else "right")
+        for part, weight, apy, count in parts:
+            sleeves.add_row(part, f"{weight:.1%}", fmt_pct(apy), str(count))
+        console.print(sleeves)
     table = Table(box=SIMPLE_HEAD, pad_edge=False)
     for column, justify in (
         ("holding", "left"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,16 +13,18 @@ from typing import Annotated
 import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
+from sqlalchemy import Engine
 
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, session
 from realyield.core import clock
 from realyield.core.errors import ConfigError, DataError
 from realyield.core.money import round_usd, to_decimal
+from realyield.core.settings import Settings
 from realyield.exchange import ExchangeClient
 from realyield.portfolio import backup as ledger_backup
 from realyield.portfolio import ledger, service
 from realyield.portfolio.events import KINDS, LedgerEvent, dec_text
-from realyield.portfolio.imports import FORMATS, import_file
+from realyield.portfolio.imports import FORMATS, ImportReport, import_file
 from realyield.portfolio.imports.exchange import sync_exchange
 from realyield.portfolio.projection import projected_income
 from realyield.universe import build
@@ -31,6 +35,9 @@ ledger_app = typer.Typer(
     no_args_is_help=True,
 )
 
+#: Run statuses after which the ledger holds every good row of the file.
+_FINISHED = frozenset({"done", "partial"})
+
 YearOpt = Annotated[int, typer.Option("--year", help="Tax year (calendar year, UTC).")]
 
 
@@ -40,6 +47,45 @@ def _money(value: object) -> str:
     return f"{round_usd(to_decimal(value)):,.2f}"
 
 
+@contextmanager
+def _ledger_session() -> Iterator[tuple[Settings, Engine]]:
+    """``session()`` that first marks the import runs whose process is gone as
+    ``interrupted`` (and says so), so no ledger command shows a dead run as running."""
+    with session() as (settings, engine):
+        marked = set(ledger.mark_interrupted(engine))
+        if marked:
+            for run in ledger.import_runs(engine, check=False):
+                if run["import_id"] in marked:
+                    err.print(
+                        f"[yellow]import #{run['import_id']} of {run['origin']} was "
+                        f"interrupted[/] ({run['inserted']:,} events stored); import the same "
+                        "file again to complete it (`realyield ledger status`)",
+                        highlight=False,
+                    )
+        yield settings, engine
+
+
+def _print_report(report: ImportReport) -> None:
+    colour = {"ok": "green", "partial": "yellow", "failed": "red"}[report.status]
+    verb = "would import" if report.dry_run else "imported"
+    prefix = "dry run, nothing written: " if report.dry_run else ""
+    console.print(
+        f"{prefix}[bold {colour}]{report.origin}: {report.status}[/] - {report.rows:,} rows: "
+        f"{verb} {report.inserted:,}, {report.duplicates:,} already stored, "
+        f"{report.rejected_count:,} rejected; {report.old_prices:,} valued with old prices, "
+        f"{report.unpriced:,} without a price",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for problem in report.rejected[:10]:
+        err.print(f"  rejected: {problem.describe(report.origin)}", highlight=False, soft_wrap=True)
+    if report.rejected_count > 10:
+        err.print(f"  ... and {report.rejected_count - 10:,} more rejected rows", highlight=False)
+    if report.status == "failed":
+        reason = "no row could be imported" if report.rows else "the file has no rows"
+        err.print(f"[bold red]error:[/] {report.origin}: {reason}", highlight=False)
+
+
 @ledger_app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="The CSV file to import.")],
@@ -47,10 +93,21 @@ def import_(
         str, typer.Option("--format", help=f"File format: {'|'.join(FORMATS)}.")
     ] = "generic",
     account: Annotated[str, typer.Option(help="Account (wallet/exchange) name.")] = "default",
+    decimal_comma: Annotated[
+        bool,
+        typer.Option(
+            "--decimal-comma",
+            help="Numbers use a decimal comma (1.234,56); otherwise such numbers are refused.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be imported; write nothing.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a file; importing the same file again changes nothing."""
-    with session() as (settings, engine):
+    """Import a file; importing the same file again changes nothing. A bad row is
+    rejected alone (file, row, column, reason); exits 1 when no row could be imported."""
+    with _ledger_session() as (settings, engine):
         report = import_file(
             engine,
             file,
@@ -59,18 +116,53 @@ def import_(
             fiat=settings.ledger_fiat,
             max_price_age_days=settings.ledger_price_max_age_days,
             batch_size=settings.ledger_import_batch,
+            decimal_comma=decimal_comma,
+            dry_run=dry_run,
         )
     if as_json:
         emit_json(report.as_dict())
+    else:
+        _print_report(report)
+    if report.status == "failed":
+        raise typer.Exit(1)
+
+
+@ledger_app.command("status")
+def status(
+    limit: Annotated[int, typer.Option(help="The last N import runs.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import runs: finished, partial (rows rejected), failed or interrupted."""
+    with _ledger_session() as (_, engine):
+        runs = ledger.import_runs(engine, check=False)[-limit:] if limit > 0 else []
+        events = ledger.event_count(engine, active_only=True)
+    if as_json:
+        emit_json({"events": events, "imports": runs})
         return
-    console.print(
-        f"[bold green]{report.origin}[/]: {report.rows:,} rows, {report.inserted:,} new events, "
-        f"{report.duplicates:,} already stored, {len(report.rejected):,} rejected, "
-        f"{report.old_prices:,} valued with old prices, {report.unpriced:,} without a price",
-        highlight=False,
-    )
-    for problem in report.rejected[:10]:
-        console.print(f"  row {problem.row}: {problem.message}", highlight=False)
+    table = Table(box=SIMPLE_HEAD, pad_edge=False)
+    for name in ("#", "started (UTC)", "origin", "status", "rows", "new", "stored", "rejected"):
+        right = name in ("#", "rows", "new", "stored", "rejected")
+        table.add_column(name, justify="right" if right else "left", no_wrap=name != "origin")
+    for run in runs:
+        table.add_row(
+            str(run["import_id"]),
+            str(run["started_at"])[:16].replace("T", " "),
+            str(run["origin"]),
+            str(run["status"]),
+            f"{run['rows_read']:,}",
+            f"{run['inserted']:,}",
+            f"{run['duplicates']:,}",
+            f"{run['rejected'] or 0:,}",
+        )
+    console.print(table)
+    console.print(f"{events:,} active events", highlight=False)
+    for run in runs:
+        if run["status"] != "done" and run.get("message"):
+            console.print(
+                f"#{run['import_id']} {run['status']}: {run['message']}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @ledger_app.command("add")
@@ -95,7 +187,7 @@ def add(
     def dec(text: str | None, what: str) -> object:
         return None if text is None else to_decimal(text, what=what)
 
-    with session() as (settings, engine):
+    with _ledger_session() as (settings, engine):
         try:
             when = datetime.fromisoformat(time) if time else clock.now()
         except ValueError as exc:
@@ -141,7 +233,7 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List events in time order."""
-    with session() as (_, engine):
+    with _ledger_session() as (_, engine):
         events = service.list_events(
             engine, year=year, kinds=kind, limit=limit, include_reversed=all_
         )
@@ -179,7 +271,7 @@ def gains(
     as_json: JsonOpt = False,
 ) -> None:
     """Disposals and the total realized gain of a tax year."""
-    with session() as (settings, engine):
+    with _ledger_session() as (settings, engine):
         report = service.gains(engine, year, method, fiat=settings.ledger_fiat)
     if as_json:
         emit_json(report.as_dict())
@@ -214,7 +306,7 @@ def gains(
 @ledger_app.command("income")
 def income(year: YearOpt, as_json: JsonOpt = False) -> None:
     """Income of a tax year per category (staking, interest, LP fees, airdrops)."""
-    with session() as (settings, engine):
+    with _ledger_session() as (settings, engine):
         report = service.income(engine, year, fiat=settings.ledger_fiat)
     if as_json:
         emit_json(report.as_dict())
@@ -234,12 +326,22 @@ def income(year: YearOpt, as_json: JsonOpt = False) -> None:
 @ledger_app.command("summary")
 def summary(year: YearOpt, as_json: JsonOpt = False) -> None:
     """Holdings at the end of the year, gains and income of the year."""
-    with session() as (settings, engine):
+    with _ledger_session() as (settings, engine):
         result = service.ledger_summary(engine, year, fiat=settings.ledger_fiat)
+        unfinished = [
+            r for r in ledger.import_runs(engine, check=False) if r["status"] not in _FINISHED
+        ]
     data = result.as_dict()
     if as_json:
-        emit_json(data)
+        emit_json({**data, "unfinished_imports": unfinished})
         return
+    if unfinished:
+        err.print(
+            f"[yellow]{len(unfinished)} import run(s) were interrupted or failed[/] ("
+            + ", ".join(f"#{r['import_id']} {r['status']}" for r in unfinished[-5:])
+            + "): see `realyield ledger status`",
+            highlight=False,
+        )
     for h in result.holdings:
         console.print(f"{h.asset:>8} {dec_text(h.quantity):>20}  cost {_money(h.cost)}")
     console.print(
@@ -257,7 +359,7 @@ def sync(
 ) -> None:
     """Import the account's trades and ledger from an exchange (read-only API keys from
     REALYIELD_<EXCHANGE>_API_KEY / _SECRET / _PASSWORD); syncing again adds only new ones."""
-    with session() as (settings, engine):
+    with _ledger_session() as (settings, engine):
         try:
             start = datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None
         except ValueError as exc:
@@ -306,7 +408,7 @@ def project(
         if not sep:
             raise fail(ConfigError(f"--holding {item!r}: write INDEX=VALUE"))
         holdings[name.strip()] = to_decimal(value, what=f"--holding {name}")
-    with session() as (settings, engine):
+    with _ledger_session() as (settings, engine):
         if not stored_sources(engine):
             build.load_snapshot(engine)
             err.print("[yellow]store was empty: loaded the bundled snapshot[/]")
@@ -336,7 +438,7 @@ def export(
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export the ledger or a tax report."""
-    with session() as (settings, engine):
+    with _ledger_session() as (settings, engine):
         text = service.export(engine, fmt, year=year, method=method, fiat=settings.ledger_fiat)
     if output is None:
         typer.echo(text, nl=False)
@@ -351,7 +453,7 @@ def method(
     name: Annotated[str, typer.Argument(help="fifo|lifo|hifo|acb")],
 ) -> None:
     """Choose the cost-basis method of a tax year."""
-    with session() as (_, engine):
+    with _ledger_session() as (_, engine):
         ledger.set_method(engine, year, name)
         console.print(f"{year}: {ledger.chosen_methods(engine)[year]}")
 
@@ -363,7 +465,7 @@ def reverse(
     as_json: JsonOpt = False,
 ) -> None:
     """Correct the ledger by appending an event that reverses event SEQ."""
-    with session() as (_, engine):
+    with _ledger_session() as (_, engine):
         reversal = ledger.reverse_event(engine, seq, note=note)
     if as_json:
         emit_json(reversal.as_dict())
@@ -377,7 +479,7 @@ def backup(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a verifiable backup of the ledger."""
-    with session() as (settings, engine):
+    with _ledger_session() as (settings, engine):
         target = path or settings.home / "backups" / f"ledger-{clock.today():%Y%m%d}.jsonl.gz"
         result = ledger_backup.backup(engine, target)
     if as_json:
@@ -392,7 +494,7 @@ def restore(
     replace: Annotated[bool, typer.Option(help="Replace a non-empty ledger.")] = False,
 ) -> None:
     """Restore the ledger from a backup (all or nothing)."""
-    with session() as (settings, engine):
+    with _ledger_session() as (settings, engine):
         if not path.is_file():
             raise fail(DataError(f"{path}: no such file"))
         result = ledger_backup.restore(

@@ -13,7 +13,7 @@ from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, fmt_pct, session
-from realyield.core.errors import ConfigError
+from realyield.core.errors import ConfigError, DataError
 from realyield.scoring.score import Explanation
 from realyield.scoring.screener import SORTS as SCREENER_SORTS
 from realyield.scoring.screener import ScreenerQuery, apply_screener, screener_rows
@@ -59,9 +59,14 @@ def screen(
     as_of: Annotated[str | None, typer.Option(help="Point-in-time (YYYY-MM-DD).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Screen and score opportunities: APY, sustainable APY, forecast, scores and grades."""
+    """Screen and score opportunities: APY, sustainable APY, forecast, scores and grades.
+
+    The screens run on the whole universe; --kind and --chain then filter what passed,
+    so a pool passes or fails the same way with or without them."""
     try:
         screener = ScreenerQuery(
+            kind=kind,
+            chain=chain,
             min_sustainability=min_sustainability,
             max_risk=max_risk,
             include_excluded=show_all,
@@ -69,46 +74,36 @@ def screen(
         )
     except ConfigError as exc:
         raise fail(exc) from exc
-    query = _query(kind, chain, source, as_of)
+    query = _query(None, None, source, as_of)
     with session() as (_settings, engine):
         if not stored_sources(engine):
             build.load_snapshot(engine)
             err.print("[yellow]store was empty: loaded the bundled snapshot[/]")
         scored, note = score_stored(engine, query, home=_settings.home)
-    table = apply_screener(scored.table(), screener)
+    table = apply_screener(scored.table(readable=True), screener)
     if as_json:
         emit_json(screener_rows(table))
         return
+    shown = table.head(limit or table.height)
     view = Table(
-        title=f"{table.height} opportunities"
-        + (" (incl. excluded)" if show_all else " passing the screens"),
+        title=f"{shown.height} of {table.height} opportunities"
+        + (" (incl. excluded)" if show_all else " passing the screens")
+        + f" shown (universe of {len(scored)})",
         title_justify="left",
         box=SIMPLE_HEAD,
         pad_edge=False,
     )
-    for name, justify, width in (
-        ("opportunity", "left", 22),
-        ("chain", "left", 9),
-        ("APY", "right", 8),
-        ("sustain.", "right", 8),
-        ("forecast", "right", 8),
-        ("S", "right", 4),
-        ("R", "right", 4),
-    ):
-        view.add_column(
-            name,
-            justify="left" if justify == "left" else "right",
-            no_wrap=True,
-            overflow="ellipsis",
-            width=width,
-        )
+    view.add_column("id (for explain)", overflow="fold")
+    for name in ("APY", "IL/yr", "sustain.", "forecast", "S", "R"):
+        view.add_column(name, justify="right", no_wrap=True)
     if show_all:
         view.add_column("excluded because", overflow="fold")
-    for row in table.head(limit or table.height).iter_rows(named=True):
+    for row in shown.iter_rows(named=True):
+        loss = row["apy_impermanent_loss"]
         cells = [
-            f"{row['protocol']} {row['symbol']}",
-            row["chain"],
+            row["label"],
             fmt_pct(row["apy"]),
+            fmt_pct(loss) if loss else "-",
             fmt_pct(row["apy_sustainable"]),
             fmt_pct(row.get("forecast_apy_30d")),
             f"{row['sustainability']:.0f}{row['sustainability_grade']}",
@@ -121,7 +116,8 @@ def screen(
     if note:
         console.print(f"[dim]forecast: {note}[/]")
     console.print(
-        "[dim]S = sustainability (0-100, A best); R = risk (0-100, A lowest). "
+        "[dim]IL/yr = expected impermanent loss a year, already netted out of the sustainable "
+        "APY; S = sustainability (0-100, A best); R = risk (0-100, A lowest). "
         "`realyield explain ID` shows every factor.[/]"
     )
 
@@ -130,12 +126,19 @@ def _print_explanation(e: Explanation) -> None:
     o = e.opportunity
     console.rule(f"[bold]{o.protocol} {o.symbol} on {o.chain} ({o.kind})")
     console.print(f"id {o.id}  as of {o.as_of:%Y-%m-%d}  source {o.source}", highlight=False)
+    console.print(f"readable id {e.label}", highlight=False)
     console.print(
         f"APY {fmt_pct(o.apy)} = base {fmt_pct(o.apy_base)} + reward {fmt_pct(o.apy_reward)}; "
         f"real base {fmt_pct(e.apy_real_base)} + emissions kept "
         f"{fmt_pct(e.apy_reward_retained)} = [bold]sustainable {fmt_pct(e.apy_sustainable)}[/]",
         highlight=False,
     )
+    if e.impermanent_loss is not None:
+        console.print(
+            f"impermanent loss: real base = fees {fmt_pct(o.apy_base)} less expected loss "
+            f"{fmt_pct(-e.apy_impermanent_loss)} a year ({e.impermanent_loss.describe()})",
+            highlight=False,
+        )
     for score in (e.sustainability, e.risk):
         table = Table(
             title=f"{score.kind}: {score.total:.1f} / 100, grade {score.grade}",
@@ -176,7 +179,13 @@ def _print_explanation(e: Explanation) -> None:
 
 
 def explain(
-    opportunity_id: Annotated[str, typer.Argument(help="Opportunity id (see `universe --json`).")],
+    opportunity_id: Annotated[
+        str,
+        typer.Argument(
+            help="Readable id from `screen` (protocol:chain:symbol) or the source's id "
+            "(a DeFiLlama UUID)."
+        ),
+    ],
     source: Annotated[str | None, typer.Option(help="Only this stored source.")] = None,
     as_of: Annotated[str | None, typer.Option(help="Point-in-time (YYYY-MM-DD).")] = None,
     as_json: JsonOpt = False,
@@ -186,9 +195,17 @@ def explain(
     with session() as (_settings, engine):
         if not stored_sources(engine):
             build.load_snapshot(engine)
-        # explaining a pool that left the universe is still useful: include stale ones
-        scored, _note = score_stored(engine, replace(query, max_age_days=None))
-        explanation = scored.explain(opportunity_id)
+        # the universe `screen` scores, so that the screens and readable ids agree
+        scored, _note = score_stored(engine, query)
+        try:
+            explanation = scored.explain(opportunity_id)
+        except DataError:
+            # explaining a pool that left the universe is still useful: include stale ones
+            scored, _note = score_stored(engine, replace(query, max_age_days=None))
+            try:
+                explanation = scored.explain(opportunity_id)
+            except DataError as exc:
+                raise fail(exc) from exc
     if as_json:
         emit_json(explanation.as_dict())
     else:

@@ -1,4 +1,5 @@
-"""``realyield serve`` (the REST API and dashboard) and ``realyield api-key``."""
+"""``realyield serve`` (the REST API and dashboard, composed by
+``realyield.server.create_server``) and ``realyield api-key``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from realyield.universe import build
 from realyield.universe.repository import stored_sources
 
 key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+#: what uvicorn imports in each worker process
+SERVER_FACTORY = "realyield.server:create_server"
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 def serve(
@@ -48,14 +52,17 @@ def serve(
     port = port or settings.api_port
     # every worker process must accept the dashboard token the others put in their pages
     os.environ.setdefault(DASHBOARD_TOKEN_ENV, secrets.token_urlsafe(24))
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in _LOOPBACK_NAMES:
         err.print(
             f"[yellow]binding to {host}: the API and dashboard are reachable from other "
-            "machines; reads need no key[/]"
+            "machines; reads need no key. Requests are answered only for the Host names in "
+            f"api_trusted_hosts (now {', '.join(settings.api_trusted_hosts)}): set "
+            "REALYIELD_API_TRUSTED_HOSTS to the names or addresses clients use, e.g. "
+            f"127.0.0.1,localhost,{host if host not in ('0.0.0.0', '::') else 'my-host.lan'}[/]"
         )
     console.print(f"realyield API and dashboard on http://{host}:{port}", highlight=False)
     uvicorn.run(
-        "realyield.api.app:create_app",
+        SERVER_FACTORY,
         factory=True,
         host=host,
         port=port,

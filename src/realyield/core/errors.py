@@ -37,6 +37,34 @@ class RecordError(DataError):
         super().__init__(f"{record}.{field} = {value!r}: {problem}")
 
 
+class FieldError(DataError):
+    """One field of one row could not be read (``core.parsing`` raises it).
+
+    ``column`` names the field, ``value`` is the raw value as shown to a user (cut to
+    60 characters, control characters escaped, so a NUL or a 1 MB cell cannot garble a
+    terminal or a log), ``reason`` says what is wrong and what to do, ``code`` is a
+    short stable name for counting rejections. Importers add the file and row number.
+    """
+
+    def __init__(self, column: str, value: object, reason: str, *, code: str = "bad_value") -> None:
+        self.column = column
+        self.value = shown_value(value)
+        self.reason = reason
+        self.code = code
+        super().__init__(f"column {column!r}: '{self.value}' {reason}")
+
+
+def shown_value(value: object, limit: int = 60) -> str:
+    """``value`` as safe one-line text: at most ``limit`` characters, control and other
+    unprintable characters escaped (``\\x00``), the full length named when cut."""
+    text = value if isinstance(value, str) else repr(value)
+    cut = text[:limit]
+    safe = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in cut
+    )
+    return safe if len(text) <= limit else f"{safe}... ({len(text):,} characters)"
+
+
 class NotFoundError(DataError):
     """What was asked for (an opportunity, index or job) does not exist."""
 
@@ -115,6 +143,12 @@ class OrderStateUnknownError(ExecutionError):
     """
 
 
+class WorkerPoolError(RealyieldError):
+    """A batch of tasks (sweep, plan batch) could not be completed by its executor: a
+    worker process died, a task was lost, or the Dask scheduler cannot be reached. Not
+    an order problem (that is ``ExecutionError``)."""
+
+
 class UnsafeKeyError(ConfigError):
     """An exchange API key carries a permission realyield refuses to hold (withdrawals)."""
 
@@ -131,6 +165,11 @@ class TemporaryNotifyError(NotifyError):
 
 class AuthError(RealyieldError):
     """A request needs a valid API key and has none, a wrong one, or a revoked one."""
+
+
+class ForbiddenError(AuthError):
+    """The caller is known but may not do this: the dashboard token on a route that
+    needs an API key, or a browser request from another origin (HTTP 403)."""
 
 
 class LimitError(RealyieldError):

@@ -77,6 +77,11 @@ class Settings:
     api_job_retention_days: float = 7.0  # finished jobs (and results) kept this long
     api_data_check_s: float = 2.0  # how often the API looks for new data in the store
     api_dashboard_jobs: bool = True  # the dashboard (loopback clients) may run jobs
+    #: Host header values the server answers (anything else: 421, which stops DNS
+    #: rebinding); add the name or address clients use when serving beyond loopback
+    api_trusted_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+    api_max_body_bytes: int = 10 * 2**20  # request bodies past this are refused with 413
+    api_dashboard_ledger: bool = True  # the Portfolio page shows the ledger (loopback only)
     # --- portfolio ledger ---
     ledger_fiat: str = "USD"  # the fiat of fair-market values (stored prices are USD)
     ledger_price_max_age_days: float = 3.0  # older prices are used but flagged on the event

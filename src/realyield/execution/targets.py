@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from realyield.core.errors import ConfigError
 from realyield.indices.composition import IndexComposition
-from realyield.scoring.metadata.pegs import recognise
+from realyield.reference.pegs import recognise
 
 
 def parse_target(text: str) -> tuple[str, float]:

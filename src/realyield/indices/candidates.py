@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from realyield.indices.composition import Constituent
 from realyield.indices.methodology import Eligibility
 from realyield.indices.weights import CapGroup
-from realyield.scoring.metadata import split_symbol, token_facts
+from realyield.reference import split_symbol, token_facts
 from realyield.scoring.record_facts import number
 from realyield.scoring.score import ScoredUniverse
 

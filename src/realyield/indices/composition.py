@@ -64,6 +64,8 @@ class IndexComposition:
     as_of: date
     constituents: list[Constituent]
     notes: list[str] = field(default_factory=list)
+    # a composite's parts: (component name, share, its expected APY in percent, holdings)
+    components: list[tuple[str, float, float, int]] = field(default_factory=list)
 
     def _weighted(self, attr: str) -> float:
         return float(sum(c.weight * getattr(c, attr) for c in self.constituents))
@@ -146,6 +148,22 @@ class IndexComposition:
             totals[label] = totals.get(label, 0.0) + c.weight
         return dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    def sleeves(self) -> list[tuple[str, float, float, int]]:
+        """Per sleeve (or, for a composite, per component): name, weight, expected APY
+        of that part (percent) and its number of holdings, in the order met. A
+        composite's components may share holdings (a staked asset in two of them)."""
+        if self.components:
+            return list(self.components)
+        parts: dict[str, list[Constituent]] = {}
+        for c in self.constituents:
+            parts.setdefault(c.sleeve or "-", []).append(c)
+        out = []
+        for name, held in parts.items():
+            weight = sum(c.weight for c in held)
+            apy = sum(c.weight * c.apy for c in held) / weight if weight > 0 else 0.0
+            out.append((name, weight, apy, len(held)))
+        return out
+
     def weights(self) -> dict[str, float]:
         return {c.id: c.weight for c in self.constituents}
 
@@ -168,6 +186,10 @@ class IndexComposition:
             "independent_bets": self.independent_bets,
             "bets_by": self.bets_by(),
             "notes": self.notes,
+            "components": [
+                {"name": n, "weight": w, "expected_apy": a, "n_constituents": k}
+                for n, w, a, k in self.components
+            ],
             "constituents": [
                 c.as_dict() for c in sorted(self.constituents, key=lambda c: -c.weight)
             ],
@@ -175,20 +197,34 @@ class IndexComposition:
 
 
 def merge(
-    parts: Sequence[tuple[float, IndexComposition]], *, name: str, title: str, as_of: date
+    parts: Sequence[tuple[float, IndexComposition]],
+    *,
+    name: str,
+    title: str,
+    as_of: date,
+    names: Sequence[str] | None = None,
 ) -> IndexComposition:
-    """Combine compositions at fixed weights (a composite index); same ids add up."""
+    """Combine compositions at fixed weights (a composite index); same ids add up.
+
+    A holding's sleeve becomes the name of the part it first came from (``names``, else
+    the part's own name), and the composition records each part's share and expected
+    APY (``components``)."""
     merged: dict[str, Constituent] = {}
     notes: list[str] = []
-    for share, comp in parts:
+    labels = list(names) if names is not None else [comp.name for _, comp in parts]
+    for (share, comp), label in zip(parts, labels, strict=True):
         notes += [f"{comp.name}: {n}" for n in comp.notes]
         for c in comp.constituents:
             w = share * c.weight
             if c.id in merged:
                 merged[c.id] = _with_weight(merged[c.id], merged[c.id].weight + w)
             else:
-                merged[c.id] = _with_weight(c, w, sleeve=c.sleeve or comp.name)
-    return IndexComposition(name, title, as_of, list(merged.values()), notes)
+                merged[c.id] = _with_weight(c, w, sleeve=label)
+    components = [
+        (label, share, comp.expected_apy, len(comp.constituents))
+        for (share, comp), label in zip(parts, labels, strict=True)
+    ]
+    return IndexComposition(name, title, as_of, list(merged.values()), notes, components)
 
 
 def _with_weight(c: Constituent, weight: float, *, sleeve: str | None = None) -> Constituent:

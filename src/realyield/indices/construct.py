@@ -21,6 +21,7 @@ raised.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,14 +38,14 @@ from realyield.indices.candidates import (
     underlying_assets,
 )
 from realyield.indices.composition import IndexComposition, merge
-from realyield.indices.methodology import IndexDefinition
+from realyield.indices.methodology import Component, IndexDefinition
 from realyield.indices.weights import (
     CapGroup,
     InfeasibleWeightsError,
     capped_weights,
 )
+from realyield.reference.staking import StakingParams
 from realyield.scoring.score import ScoredUniverse
-from realyield.sources.staking import StakingParams
 from realyield.universe.point_in_time import SortedHistory
 
 
@@ -299,6 +300,7 @@ def build_index(
             inputs.as_of,
             list(previous.constituents),
             [f"kept the previous weights: {exc}"],
+            list(previous.components),
         )
     built[defn.name] = comp
     return comp
@@ -326,26 +328,17 @@ def _build(
     from realyield.indices.families import build_basket, build_staking_index, risk_on
 
     if defn.components:
-        parts = []
-        for comp in defn.components:
-            if comp.index is not None:
-                parts.append((comp.weight, _resolve(comp.index, inputs, registry, built, failed)))
-            else:
-                parts.append(
-                    (
-                        comp.weight,
-                        build_basket(
-                            f"{defn.name}:{comp.name}",
-                            comp.name,
-                            comp.assets,
-                            inputs.assets,
-                            as_of=inputs.as_of,
-                            single_cap=comp.max_single,
-                            min_constituents=1,
-                        ),
-                    )
-                )
-        return merge(parts, name=defn.name, title=defn.title, as_of=inputs.as_of)
+        parts = [
+            (comp.weight, _component(defn, comp, inputs, registry, built, failed))
+            for comp in defn.components
+        ]
+        return merge(
+            parts,
+            name=defn.name,
+            title=defn.title,
+            as_of=inputs.as_of,
+            names=[comp.name for comp in defn.components],
+        )
     if defn.staking is not None:
         s = defn.staking
         return build_staking_index(
@@ -362,6 +355,7 @@ def _build(
             min_constituents=defn.caps.min_constituents,
             staking=inputs.staking,
             dependency_caps=defn.caps.dependency,
+            min_weight=defn.weighting.min_weight,
         )
     if defn.basket is not None:
         basket = build_basket(
@@ -372,6 +366,7 @@ def _build(
             as_of=inputs.as_of,
             single_cap=defn.caps.single,
             min_constituents=defn.caps.min_constituents,
+            min_weight=defn.weighting.min_weight,
         )
         if defn.regime is None:
             return basket
@@ -391,6 +386,74 @@ def _build(
             [evidence + f": holding {defn.regime.fallback}"],
         )
     return build_opportunity_index(defn, inputs)
+
+
+def _component(
+    defn: IndexDefinition,
+    comp: Component,
+    inputs: IndexInputs,
+    registry: Mapping[str, IndexDefinition],
+    built: dict[str, IndexComposition],
+    failed: dict[str, InfeasibleWeightsError | InsufficientDataError],
+) -> IndexComposition:
+    """One component of composite ``defn``, weighted inside itself.
+
+    The composite's minimum weight, as a share of the component (1% of the index is 5%
+    of a 20% component), is the component's own minimum: its smaller holdings are
+    dropped and their weight re-spread under the component's own caps, so the merged
+    index has no holding below the minimum and every component cap still holds
+    exactly. An index component whose own minimum is lower is built as a variant under
+    the name ``<composite>-<component>``. A basket with ``staking_routes`` holds each
+    proof-of-stake asset through the route that index's ``[staking]`` rules choose.
+    """
+    from realyield.indices.families import best_routes, build_basket
+
+    floor = defn.weighting.min_weight / comp.weight
+    if comp.index is not None:
+        if comp.index not in registry:
+            raise ConfigError(f"index {comp.index!r} is not defined; known: {sorted(registry)}")
+        part = registry[comp.index]
+        if floor > part.weighting.min_weight + 1e-12:
+            part = dataclasses.replace(
+                part,
+                name=f"{defn.name}-{comp.name}",
+                weighting=dataclasses.replace(part.weighting, min_weight=floor),
+            )
+        return build_index(part, inputs, registry=registry, built=built, failed=failed)
+    basket = build_basket(
+        f"{defn.name}:{comp.name}",
+        comp.name,
+        comp.assets,
+        inputs.assets,
+        as_of=inputs.as_of,
+        single_cap=comp.max_single,
+        min_constituents=1,
+        min_weight=floor,
+    )
+    if comp.staking_routes is None:
+        return basket
+    rules = registry[comp.staking_routes].staking if comp.staking_routes in registry else None
+    if rules is None:
+        raise ConfigError(
+            f"{defn.name}: components {comp.name}: staking_routes {comp.staking_routes!r} "
+            "names no index with [staking] rules"
+        )
+    cols = inputs.columns()
+    routes = best_routes(
+        cols,
+        [c.underlying[0] for c in basket.constituents],
+        routes=rules.routes,
+        lockup_penalty_pp_per_30d=rules.lockup_penalty_pp_per_30d,
+        risk_penalty=rules.risk_penalty,
+        staking=inputs.staking,
+    )
+    held = [
+        cols.constituent(routes[c.underlying[0]], c.weight, None, underlying=c.underlying)
+        if c.underlying[0] in routes
+        else c
+        for c in basket.constituents
+    ]
+    return IndexComposition(basket.name, basket.title, basket.as_of, held, basket.notes)
 
 
 def build_all(

@@ -9,7 +9,7 @@ its moving average on the rebalance date, using prices up to that date only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 
 import numpy as np
@@ -24,8 +24,8 @@ from realyield.indices.weights import (
     capped_proportional,
     capped_weights,
 )
-from realyield.scoring.metadata import token_facts
-from realyield.sources.staking import StakingParams, load_staking_params
+from realyield.reference import token_facts
+from realyield.reference.staking import StakingParams, load_staking_params
 from realyield.universe.point_in_time import SortedHistory, day_number
 
 
@@ -51,6 +51,53 @@ def _route_network(
     return None
 
 
+def best_routes(
+    candidates: CandidateColumns,
+    networks: Collection[str],
+    *,
+    routes: Sequence[str],
+    lockup_penalty_pp_per_30d: float,
+    risk_penalty: float,
+    staking: Sequence[StakingParams] | None = None,
+) -> dict[str, int]:
+    """The best staking route of each of ``networks`` (native asset ids) among the
+    scored opportunities that pass the screens: the candidate row with the highest
+    ``APY - lockup_penalty_pp_per_30d x lockup_days / 30 - risk_penalty x risk / 100``.
+
+    The one route choice: Large-Cap Staking holds its networks through it, and a
+    composite's growth basket holds its PoS assets through it. A network without an
+    allowed route that passes the screens is left out of the result (BTC has none).
+    """
+    params = list(staking) if staking is not None else load_staking_params()
+    to_network = _network_assets(params)
+    peg_assets = {p.symbol.lower(): p.asset_id for p in params if p.route != "liquid"}
+    wanted = set(networks)
+    opps = candidates.scored.inputs.opportunities
+    staking_rows = np.flatnonzero(
+        np.isin(candidates.kind, ["staking", "liquid_staking"]) & ~candidates.excluded
+    )
+    best: dict[str, tuple[float, int]] = {}
+    for i in staking_rows.tolist():
+        o = opps[i]
+        route = "liquid" if o.kind == "liquid_staking" else "native"
+        if route not in routes and not (route == "native" and "delegated" in routes):
+            continue
+        network = _route_network(candidates.underlying[i], o.symbol, to_network, peg_assets)
+        if network not in wanted:
+            continue
+        # net yield after the lock-up (the record's, else the network's unbonding period)
+        # and the risk penalties
+        lockup = float(np.nan_to_num(candidates.lockup_days[i]))
+        score = (
+            float(np.nan_to_num(candidates.apy[i]))
+            - lockup_penalty_pp_per_30d * lockup / 30.0
+            - risk_penalty * float(candidates.risk[i]) / 100.0
+        )
+        if network not in best or score > best[network][0]:
+            best[network] = (score, i)
+    return {network: row for network, (_, row) in best.items()}
+
+
 def build_staking_index(
     name: str,
     title: str,
@@ -66,42 +113,29 @@ def build_staking_index(
     min_constituents: int,
     staking: Sequence[StakingParams] | None = None,
     dependency_caps: Mapping[str, float] | None = None,
+    min_weight: float = 0.0,
 ) -> IndexComposition:
     """Large-Cap Staking: cap-weighted PoS networks, each through its best route.
+
+    Networks whose weight would fall under ``min_weight`` are dropped and their weight
+    re-spread (``capped_weights``), unless that breaks a cap.
 
     Raises:
         InfeasibleWeightsError: fewer eligible networks than the minimum, or a cap that
             cannot be met with them.
     """
     params = list(staking) if staking is not None else load_staking_params()
-    to_network = _network_assets(params)
-    peg_assets = {p.symbol.lower(): p.asset_id for p in params if p.route != "liquid"}
-    networks = sorted({to_network[p.asset_id] for p in params})
+    networks = sorted({_network_assets(params)[p.asset_id] for p in params})
     caps = {a: (assets[a].market_cap_usd or 0.0) if a in assets else 0.0 for a in networks}
     chosen_networks = [a for a in networks if caps[a] >= min_market_cap_usd]
-    opps = candidates.scored.inputs.opportunities
-    staking_rows = np.flatnonzero(
-        np.isin(candidates.kind, ["staking", "liquid_staking"]) & ~candidates.excluded
+    best = best_routes(
+        candidates,
+        chosen_networks,
+        routes=routes,
+        lockup_penalty_pp_per_30d=lockup_penalty_pp_per_30d,
+        risk_penalty=risk_penalty,
+        staking=params,
     )
-    best: dict[str, tuple[float, int]] = {}
-    for i in staking_rows.tolist():
-        o = opps[i]
-        route = "liquid" if o.kind == "liquid_staking" else "native"
-        if route not in routes and not (route == "native" and "delegated" in routes):
-            continue
-        network = _route_network(candidates.underlying[i], o.symbol, to_network, peg_assets)
-        if network not in chosen_networks:
-            continue
-        # net yield after the lock-up (the record's, else the network's unbonding period)
-        # and the risk penalties
-        lockup = float(np.nan_to_num(candidates.lockup_days[i]))
-        score = (
-            float(np.nan_to_num(candidates.apy[i]))
-            - lockup_penalty_pp_per_30d * lockup / 30.0
-            - risk_penalty * float(candidates.risk[i]) / 100.0
-        )
-        if network not in best or score > best[network][0]:
-            best[network] = (score, i)
     held = [a for a in chosen_networks if a in best]
     if len(held) < min_constituents:
         raise InfeasibleWeightsError(
@@ -111,16 +145,20 @@ def build_staking_index(
     target = np.asarray([caps[a] for a in held], dtype=float)
     weights = capped_proportional(target, single_cap)
     groups = dependency_groups(
-        [candidates.dependencies[best[a][1]] for a in held],
+        [candidates.dependencies[best[a]] for a in held],
         dependency_caps or {},
         shared_only=True,
     )
-    if groups:  # e.g. two networks staked through one LST issuer share its cap
+    if groups or min_weight > 0:  # e.g. two networks staked through one LST issuer
         weights = capped_weights(
-            target, single_cap=single_cap, groups=groups, min_constituents=min_constituents
+            target,
+            single_cap=single_cap,
+            groups=groups,
+            min_constituents=min_constituents,
+            min_weight=min_weight,
         )
     constituents = [
-        candidates.constituent(best[network][1], float(w), network, underlying=(network,))
+        candidates.constituent(best[network], float(w), network, underlying=(network,))
         for network, w in zip(held, weights, strict=True)
         if w > 1e-9
     ]
@@ -136,8 +174,11 @@ def build_basket(
     as_of: date,
     single_cap: float,
     min_constituents: int,
+    min_weight: float = 0.0,
 ) -> IndexComposition:
-    """A cap-weighted basket of plain holdings (no yield): the growth sleeve.
+    """A cap-weighted basket of plain holdings (no yield): the growth sleeve. Assets
+    whose weight would fall under ``min_weight`` are dropped and their weight re-spread
+    (unless the single cap then cannot hold).
 
     Raises:
         InfeasibleWeightsError: too few assets with a known market cap.
@@ -148,9 +189,17 @@ def build_basket(
             f"{name}: {len(known)} assets with a known market cap (need {min_constituents}); "
             f"missing: {sorted(set(asset_ids) - set(known))}"
         )
-    weights = capped_proportional(
-        np.asarray([assets[a].market_cap_usd or 0.0 for a in known], dtype=float), single_cap
-    )
+    target = np.asarray([assets[a].market_cap_usd or 0.0 for a in known], dtype=float)
+    if min_weight > 0:
+        weights = capped_weights(
+            target,
+            single_cap=single_cap,
+            groups=[],
+            min_constituents=min_constituents,
+            min_weight=min(min_weight, single_cap),
+        )
+    else:
+        weights = capped_proportional(target, single_cap)
     constituents = [
         Constituent(
             id=f"asset:{a}",
@@ -167,6 +216,7 @@ def build_basket(
             dependencies=(f"asset:{a}",),
         )
         for a, w in zip(known, weights, strict=True)
+        if w > 1e-9
     ]
     return IndexComposition(name, title, as_of, constituents)
 

@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 
 from realyield.monitor.rules import Finding, RuleConfig
-from realyield.scoring.metadata.pegs import PegInfo
+from realyield.reference.pegs import PegInfo
 
 #: Comparisons against a threshold ignore float noise below this (percentage points):
 #: a price of exactly 0.99 is 1% from the peg, not "beyond 1%".
@@ -90,7 +90,7 @@ def lst_discount(
     ``ratio`` = token price / coin price on the same day. A rebasing token (par) is
     discounted by ``1 - ratio``; an accruing one by ``1 - ratio / reference`` where the
     reference is the highest ratio of the previous ``lst_reference_days`` (see
-    ``scoring.metadata.pegs``). Days without both prices are skipped.
+    ``reference.pegs``). Days without both prices are skipped.
     """
     lsts = {a: p for a, p in pegs.items() if p.kind == "lst" and p.reference_id is not None}
     if not lsts:

@@ -29,7 +29,7 @@ from realyield.monitor.config import MonitorConfig
 from realyield.monitor.delivery import DeliveryReport, dispatch
 from realyield.monitor.notify import Channel
 from realyield.monitor.rules import Finding
-from realyield.scoring.metadata.pegs import pegged_assets
+from realyield.reference.pegs import pegged_assets
 from realyield.store import schema
 from realyield.store.records import as_date, set_meta
 from realyield.universe.repository import (

@@ -138,120 +138,21 @@ def simulate(
     *,
     paths: int,
     seed: int,
+    jumps: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
 ) -> PathTotals:
     """Run ``paths`` monthly paths; reproducible for a given ``seed``.
+
+    ``jumps`` is ``(intensity a year, loss)`` per jump source (``tailrisk``), the loss as
+    a share of this portfolio. Prices, yields and jumps draw from three generators
+    spawned from ``seed``, so a run equals the same run stacked with others
+    (``paths.simulate_runs``).
 
     Raises:
         ConfigError: fewer than one path.
     """
+    from realyield.planning.paths import make_run, simulate_runs
+
     if paths < 1:
         raise ConfigError(f"paths must be at least 1, got {paths}")
-    rng = np.random.default_rng(seed)
-    sampler.reset(rng, paths)
-    years, months, start = config.horizon_years, config.months, config.start_month
-    goal = config.goal_by_month()
-    v = np.full(paths, float(config.capital))
-    basis = v.copy()
-    alive = np.ones(paths, dtype=bool)
-    exhausted = np.full(paths, -1, dtype=np.int64)
-    capital = np.empty((paths, years))
-    income = np.zeros((paths, years))
-    early = np.zeros(paths)
-    means = np.zeros((5, years))  # from_yield, from_principal, tax, reinvested, extra
-    # the per-path real-yield multiplier: stationary log-AR(1) with mean 1
-    s, phi = yields.vol, yields.persistence
-    x = rng.standard_normal(paths) * s
-    half = 12.0 * yields.emission_half_life_years
-    w_month = np.zeros(paths)
-    wr0: NDArray[np.float64] | float = config.income_per_year / config.capital
-    for t in range(months):
-        year = t // 12
-        if t % 12 == 0:
-            if t > 0 and s > 0:
-                x = phi * x + math.sqrt(1.0 - phi * phi) * s * rng.standard_normal(paths)
-            mult = np.exp(x - 0.5 * s * s) if s > 0 else np.ones(paths)
-            real_m = (1.0 + yields.real * mult) ** (1.0 / 12.0) - 1.0
-            if t >= start:
-                w_month = _withdrawal(config, t, v, w_month, wr0, goal)
-        if t == start and t % 12 != 0:
-            w_month = _withdrawal(config, t, v, w_month, wr0, goal)
-        if t == start and config.withdrawal == "guardrails":
-            with np.errstate(divide="ignore"):
-                wr0 = np.where(v > 0, 12.0 * w_month / v, np.inf)
-        emis_m = (1.0 + yields.emission * 0.5 ** (t / half)) ** (1.0 / 12.0) - 1.0
-        r = sampler.draw(rng, t)
-        inc = v * (real_m + emis_m)
-        v = v * (1.0 + r)
-        tax = inc * config.tax_income
-        net = inc - tax
-        if t < start:
-            reinv = net * config.reinvest
-            extra = net - reinv
-            v += reinv
-            basis += reinv
-            delivered = np.zeros(paths)
-            from_y = np.zeros(paths)
-            proceeds = from_y
-        else:
-            if start <= t < start + 60:
-                early += np.log1p(r)
-            want = np.where(alive, w_month, 0.0)
-            from_y = np.minimum(net, want)
-            surplus = net - from_y
-            reinv = surplus * config.reinvest
-            extra = surplus - reinv
-            v += reinv
-            basis += reinv
-            need = want - from_y
-            with np.errstate(invalid="ignore", divide="ignore"):
-                gain = np.where(v > 0, np.clip(1.0 - basis / v, 0.0, 1.0), 0.0)
-                gross = need / (1.0 - config.tax_sales * gain)
-                sell = np.minimum(gross, v)
-                keep = np.where(v > 0, 1.0 - sell / v, 0.0)
-            proceeds = sell * (1.0 - config.tax_sales * gain)
-            tax = tax + sell * config.tax_sales * gain
-            basis *= keep
-            v = v - sell
-            delivered = from_y + proceeds
-            broke = alive & (need > 0) & (gross >= sell + 1e-9 * config.capital) & (t >= start)
-            exhausted[broke] = t
-            alive &= ~broke
-            v[~alive] = 0.0
-        income[:, year] += delivered
-        means[:, year] += (
-            from_y.mean(),
-            proceeds.mean(),
-            tax.mean(),
-            reinv.mean(),
-            extra.mean(),
-        )
-        if t % 12 == 11:
-            capital[:, year] = v
-    return PathTotals(capital, income, exhausted, early, *means)
-
-
-def _withdrawal(
-    config: PlanConfig,
-    t: int,
-    v: NDArray[np.float64],
-    previous: NDArray[np.float64],
-    wr0: NDArray[np.float64] | float,
-    goal: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """This year's monthly withdrawal per path under the configured rule."""
-    rule = config.withdrawal
-    if rule in ("fixed", "inflation-indexed") or (rule == "guardrails" and t == config.start_month):
-        return np.full(v.size, goal[t])
-    if rule == "percent":
-        rate = config.percent_rate
-        if rate is None:
-            rate = config.income_per_year / config.capital
-        return v * rate / 12.0
-    # guardrails (Guyton-Klinger style): index last year's amount, then cut it when the
-    # withdrawal rate has drifted above the band around the initial rate, raise it when
-    # below.
-    w = previous * (1.0 + config.inflation)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        now = np.where(v > 0, 12.0 * w / v, np.inf)
-    w = np.where(now > wr0 * (1 + config.guardrail_band), w * (1 - config.guardrail_step), w)
-    return np.where(now < wr0 * (1 - config.guardrail_band), w * (1 + config.guardrail_step), w)
+    run = make_run(config, sampler, yields, paths=paths, seed=seed, jumps=jumps)
+    return simulate_runs([run])[0]

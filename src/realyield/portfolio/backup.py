@@ -21,7 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Engine, Table, delete, func, select, text
+from sqlalchemy import Connection, Engine, Table, delete, func, select, text
+from sqlalchemy import exc as sa_exc
 
 from realyield.core import clock
 from realyield.core.errors import DataError, StoreError
@@ -110,10 +111,12 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     try:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             header = json.loads(fh.readline() or "{}")
-            if header.get("format") != FORMAT:
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
                 raise DataError(f"{path} is not a realyield ledger backup")
             for line in fh:
                 item = json.loads(line)
+                if not isinstance(item, dict):
+                    raise DataError(f"{path}: a line of the backup is not a JSON object")
                 if item.get("end"):
                     footer = item
                     break
@@ -121,8 +124,10 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
                     raise DataError(f"{path}: unknown table {item.get('t')!r} in the backup")
                 digest.update(line.rstrip("\n").encode("utf-8"))
                 rows[item["t"]].append(item["r"])
-    except (OSError, EOFError, json.JSONDecodeError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, json.JSONDecodeError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: unreadable ledger backup ({exc})") from exc
+    except RecursionError:  # JSON nested thousands deep: not a backup this tool wrote
+        raise DataError(f"{path}: unreadable ledger backup (JSON nested too deeply)") from None
     if footer is None:
         raise DataError(f"{path}: the backup is truncated (no end marker); use another copy")
     counts = {name: len(items) for name, items in rows.items()}
@@ -155,28 +160,55 @@ def restore(
         stamp = clock.now().strftime("%Y%m%dT%H%M%S%fZ")
         folder = backup_dir or path.parent
         backup(engine, folder / f"ledger-before-restore-{stamp}.jsonl.gz")
-    with engine.begin() as conn:
-        for table in reversed(_ORDER):
-            conn.execute(delete(table))
-        for table in _ORDER:
-            decimals = _decimal_columns(table)
-            items = [
-                {k: (Decimal(v) if k in decimals and v is not None else v) for k, v in r.items()}
-                for r in rows[table.name]
-            ]
-            for start in range(0, len(items), 5000):
-                conn.execute(table.insert(), items[start : start + 5000])
-        if conn.dialect.name == "postgresql":
-            # Explicit ids were inserted: move the sequences past them.
-            for table, column in ((ledger_events, "seq"), (ledger_imports, "import_id")):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column}'), "
-                        f"COALESCE((SELECT MAX({column}) FROM {table.name}), 0) + 1, false)"
-                    )
-                )
+    decoded = {table.name: _decode(path, table, rows[table.name]) for table in _ORDER}
+    try:
+        with engine.begin() as conn:
+            _replace_rows(conn, decoded)
+    except sa_exc.StatementError as exc:
+        if isinstance(exc, sa_exc.DBAPIError) and not isinstance(
+            exc, sa_exc.DataError | sa_exc.IntegrityError
+        ):
+            raise
+        reason = str(exc.orig if exc.orig is not None else exc).split("\n")[0][:300]
+        raise DataError(
+            f"{path}: the backup's rows do not fit the ledger ({reason}); nothing was changed"
+        ) from exc
     counts = {name: len(items) for name, items in rows.items()}
     return BackupResult(path, counts, "")
+
+
+def _decode(path: Path, table: Table, items: list[Any]) -> list[dict[str, Any]]:
+    """A table's backup rows with Decimals restored.
+
+    Raises:
+        DataError: a row is not an object or a decimal column holds no number.
+    """
+    decimals = _decimal_columns(table)
+    try:
+        return [
+            {k: (Decimal(v) if k in decimals and v is not None else v) for k, v in r.items()}
+            for r in items
+        ]
+    except (AttributeError, TypeError, ArithmeticError) as exc:
+        raise DataError(f"{path}: a {table.name} row of the backup is malformed ({exc})") from None
+
+
+def _replace_rows(conn: Connection, decoded: dict[str, list[dict[str, Any]]]) -> None:
+    for table in reversed(_ORDER):
+        conn.execute(delete(table))
+    for table in _ORDER:
+        items = decoded[table.name]
+        for start in range(0, len(items), 5000):
+            conn.execute(table.insert(), items[start : start + 5000])
+    if conn.dialect.name == "postgresql":
+        # Explicit ids were inserted: move the sequences past them.
+        for seq_table, column in ((ledger_events, "seq"), (ledger_imports, "import_id")):
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{seq_table.name}', '{column}'), "
+                    f"COALESCE((SELECT MAX({column}) FROM {seq_table.name}), 0) + 1, false)"
+                )
+            )
 
 
 __all__ = ["LEDGER_TABLES", "BackupResult", "backup", "restore"]

@@ -19,16 +19,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, String, and_, func, select, type_coerce, update
+from sqlalchemy import Connection, Engine, String, and_, func, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 
 from realyield.core import clock
 from realyield.core.errors import DataError
+from realyield.portfolio import runs
 from realyield.portfolio.events import LedgerEvent, format_time, parse_time
 from realyield.store.ledger_tables import (
     ExactDecimal,
     ledger_events,
-    ledger_imports,
     ledger_methods,
 )
 
@@ -307,60 +307,13 @@ def reverse_event(engine: Engine, seq: int, *, note: str | None = None) -> Ledge
     return row_to_event(row)
 
 
-# -- import runs -------------------------------------------------------------------------
+# -- import runs (portfolio.runs; re-exported here, where callers have found them) ---------
 
-
-def start_import(
-    engine: Engine, *, source: str, account: str, origin: str, digest: str | None
-) -> int:
-    """Record an import run as ``running`` and return its id (committed at once, so a
-    killed import leaves a visible trace)."""
-    with engine.begin() as conn:
-        result = conn.execute(
-            ledger_imports.insert().values(
-                source=source,
-                account=account,
-                origin=origin,
-                digest=digest,
-                started_at=format_time(clock.now()),
-                status="running",
-                rows_read=0,
-                inserted=0,
-                duplicates=0,
-            )
-        )
-        key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-def record_batch(conn: Connection, import_id: int, rows: int, inserted: int) -> None:
-    """Add a committed batch's counts to its import run (same transaction as the rows)."""
-    t = ledger_imports
-    conn.execute(
-        update(t)
-        .where(t.c.import_id == import_id)
-        .values(
-            rows_read=t.c.rows_read + rows,
-            inserted=t.c.inserted + inserted,
-            duplicates=t.c.duplicates + (rows - inserted),
-        )
-    )
-
-
-def finish_import(engine: Engine, import_id: int, status: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            update(ledger_imports)
-            .where(ledger_imports.c.import_id == import_id)
-            .values(status=status, finished_at=format_time(clock.now()))
-        )
-
-
-def import_runs(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(ledger_imports).order_by(ledger_imports.c.import_id))
-        return [dict(r) for r in rows.mappings()]
+start_import = runs.start_import
+record_batch = runs.record_batch
+finish_import = runs.finish_import
+import_runs = runs.import_runs
+mark_interrupted = runs.mark_interrupted
 
 
 # -- methods per tax year --------------------------------------------------------------------

@@ -8,7 +8,7 @@ day's price, 15 hours old. The age is recorded on the event, and past
 price is better than none, but the user must see it.
 
 Asset identity: a symbol becomes an asset id through the packaged token facts
-(``scoring.metadata.token_facts``: ``ETH`` -> ``ethereum``, ``WETH.e`` -> ``weth``),
+(``reference.token_facts``: ``ETH`` -> ``ethereum``, ``WETH.e`` -> ``weth``),
 then through the stored assets' symbols; the raw symbol is always kept on the event.
 """
 
@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 
 from realyield.core.money import to_decimal
 from realyield.portfolio.events import MOVE_KINDS, LedgerEvent, is_fiat
-from realyield.scoring.metadata import token_facts
+from realyield.reference import token_facts
 from realyield.store import schema
 from realyield.universe.repository import SOURCE_PRIORITY
 

@@ -21,8 +21,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from realyield.core.errors import ConfigError
-from realyield.scaleout.executors import ChunkProgress, ExecutionError, Task
+from realyield.core.errors import ConfigError, WorkerPoolError
+from realyield.scaleout.executors import ChunkProgress, Task
 
 #: per-task retries for errors raised on a worker (a lost worker is rescheduled anyway)
 TASK_RETRIES = 2
@@ -62,7 +62,7 @@ class DaskExecutor:
         except (OSError, TimeoutError) as exc:
             self.close()
             where = scheduler or "a local cluster"
-            raise ExecutionError(
+            raise WorkerPoolError(
                 f"cannot reach the Dask scheduler at {where}: {exc}. Start one with "
                 "`dask scheduler` and workers with `dask worker tcp://HOST:8786`, or leave "
                 "out --scheduler to start a local cluster"
@@ -93,7 +93,9 @@ class DaskExecutor:
         try:
             shared_future = self._client.scatter(shared, broadcast=True, hash=False)
         except (OSError, TimeoutError) as exc:
-            raise ExecutionError(f"could not send the shared inputs to the cluster: {exc}") from exc
+            raise WorkerPoolError(
+                f"could not send the shared inputs to the cluster: {exc}"
+            ) from exc
         futures = [
             self._client.submit(
                 task,
@@ -113,7 +115,7 @@ class DaskExecutor:
                 try:
                     results[k] = fut.result()
                 except Exception as exc:
-                    raise ExecutionError(
+                    raise WorkerPoolError(
                         f"chunk {k + 1} of {len(chunks)} failed on the cluster after "
                         f"{TASK_RETRIES} retries: {type(exc).__name__}: {exc}"
                     ) from exc

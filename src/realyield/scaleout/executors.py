@@ -14,7 +14,7 @@ machine without a cluster. The contract all three keep:
   caller's output does not depend on the executor or the number of workers;
 - ``progress(done, total)`` is called as chunks finish.
 
-Raises (from ``map_chunks``): ``ExecutionError`` when a task cannot be completed (a task
+Raises (from ``map_chunks``): ``WorkerPoolError`` when a task cannot be completed (a task
 raising an exception that is not one of ours, a pool that keeps dying, a cluster that
 cannot be reached). Errors of single items are the caller's to catch inside the task:
 a batch reports them per row instead of stopping.
@@ -30,7 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
-from realyield.core.errors import ConfigError, RealyieldError
+from realyield.core.errors import ConfigError, WorkerPoolError
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -46,10 +46,6 @@ Progress = Callable[[str, int, int], None]
 EXECUTORS = ("local", "processes", "dask")
 #: how many times a process pool is rebuilt after a worker died before giving up
 POOL_RESTARTS = 3
-
-
-class ExecutionError(RealyieldError):
-    """A batch could not be completed on the chosen executor (say which and why)."""
 
 
 class Executor(Protocol):
@@ -101,7 +97,7 @@ def run_items(
     ``progress(description, done chunks, total chunks)`` follows the chunks.
 
     Raises:
-        ExecutionError: as ``Executor.map_chunks``.
+        WorkerPoolError: as ``Executor.map_chunks``.
     """
     chunks = chunked(items, chunk_size or default_chunk_size(len(items), executor.workers))
     description = f"{label} ({executor.name})"
@@ -200,7 +196,7 @@ class ProcessExecutor:
             except BrokenProcessPool as exc:
                 restarts += 1
                 if restarts > POOL_RESTARTS:
-                    raise ExecutionError(
+                    raise WorkerPoolError(
                         f"the process pool lost a worker {restarts} times ({exc}); "
                         f"{len(chunks) - len(results)} of {len(chunks)} chunks unfinished. "
                         "Is the machine out of memory? Try fewer --workers"
@@ -225,7 +221,7 @@ def make_executor(
 
     Raises:
         ConfigError: unknown executor, or options that do not fit it.
-        ExecutionError: the Dask scheduler cannot be reached.
+        WorkerPoolError: the Dask scheduler cannot be reached.
     """
     if kind not in EXECUTORS:
         raise ConfigError(f"unknown executor {kind!r}; use one of {', '.join(EXECUTORS)}")

@@ -272,7 +272,7 @@ def plan_batch_on(
 
     Raises:
         ConfigError: paths out of range.
-        ExecutionError: the executor could not complete the run.
+        WorkerPoolError: the executor could not complete the run.
     """
     if not 1 <= basis.paths <= 1_000_000:
         raise ConfigError(f"paths must be 1-1,000,000, got {basis.paths}")

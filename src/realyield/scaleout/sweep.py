@@ -224,7 +224,7 @@ def sweep_on(
     Raises:
         ConfigError: an invalid window or options.
         InsufficientDataError: no yield history in the window.
-        ExecutionError: the executor could not complete the run.
+        WorkerPoolError: the executor could not complete the run.
     """
     executor = executor or LocalExecutor()
     started = time.perf_counter()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from realyield.core.model import Opportunity
-from realyield.scoring.metadata import ChainFacts, ProtocolFacts, TokenFacts
+from realyield.reference import ChainFacts, ProtocolFacts, TokenFacts
 
 #: The protocol slug of a network's own (native or delegated) staking routes.
 NATIVE_STAKING = "native-staking"

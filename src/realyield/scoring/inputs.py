@@ -20,9 +20,17 @@ import polars as pl
 from numpy.typing import NDArray
 
 from realyield.core.model import Asset, Opportunity
+from realyield.reference.defunct import DefunctToken
+from realyield.reference.staking import StakingParams, load_staking_params
+from realyield.scoring import signals
 from realyield.scoring.dependencies import Dependencies
-from realyield.scoring.record_facts import FactsCache, RecordFacts, number, record_facts
-from realyield.sources.staking import StakingParams, load_staking_params
+from realyield.scoring.record_facts import (
+    FactsCache,
+    PairToken,
+    RecordFacts,
+    number,
+    record_facts,
+)
 from realyield.universe.point_in_time import SortedHistory, day_number
 
 F64 = NDArray[np.float64]
@@ -72,7 +80,16 @@ class ScoringInputs:
     chain_bridge: F64
     chain_incidents: F64
     source_outlier: F64  # 1 flagged by the source (DeFiLlama ``outlier``), 0 not, NaN unknown
+    volume_1d: F64  # USD traded over the last day, as the source reports it
+    volume_7d: F64  # USD traded over the last 7 days
+    fee_tier: F64  # percent, from the pool's description
+    p_down: F64  # the source's predicted probability that the APY falls (fraction)
+    is_amm: BOOL  # a liquidity pool: its base APY is trading fees
+    frozen: BOOL  # a market-set rate that has not moved for 30 days
+    volatile: BOOL  # multi-asset exposure to tokens without a common peg
     dependencies: list[Dependencies] = field(default_factory=list)
+    pair_tokens: list[tuple[PairToken, ...]] = field(default_factory=list)
+    defunct: list[list[tuple[str, DefunctToken]]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.opportunities)
@@ -199,8 +216,15 @@ def build_inputs(
             "chain_bridge",
             "chain_incidents",
             "source_outlier",
+            "volume_1d",
+            "volume_7d",
+            "fee_tier",
+            "p_down",
+            "apy_pct_30d",
+            "count",
         )
     }
+    from_history = np.zeros(n, dtype=bool)
     split_known = np.zeros(n, dtype=bool)
     cache = facts_cache.using(staking) if facts_cache is not None else None
     found = [
@@ -234,12 +258,21 @@ def build_inputs(
             cols["reward_dilution"][i] = sum(d) / len(d) if d else NAN
             cols["reward_trend"][i] = sum(tr) / len(tr) if tr else NAN
         # history statistics: stored history first, DeFiLlama's meta second
+        meta = o.meta
+        cols["volume_1d"][i] = number(meta.get("volume_usd_1d"))
+        cols["volume_7d"][i] = number(meta.get("volume_usd_7d"))
+        cols["fee_tier"][i] = signals.fee_tier_pct(meta.get("pool_meta"))
+        cols["p_down"][i] = signals.p_down(
+            meta.get("predicted_class"), meta.get("predicted_probability")
+        )
+        cols["apy_pct_30d"][i] = number(meta.get("apy_pct_30d"))
+        cols["count"][i] = number(meta.get("count"))
         row = stat_rows.get(o.id)
         if row is not None:
+            from_history[i] = True
             for name, value in zip(stat_names, row, strict=True):
                 cols[name][i] = number(value)
         else:
-            meta = o.meta
             cols["n_obs"][i] = number(meta.get("count"))
             cols["mu"][i] = number(meta.get("mu"))
             cols["sigma"][i] = number(meta.get("sigma"))
@@ -250,6 +283,20 @@ def build_inputs(
     cols["years_since_exploit"] = [_years(d, as_of) for d in static["last_exploit"]]
     cols["chain_age_years"] = [_years(d, as_of) for d in static["chain_launched"]]
     arrays = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
+    kinds = [o.kind for o in opportunities]
+    is_amm = np.asarray([k == "liquidity" for k in kinds], dtype=bool)
+    multi = arrays["exposure_multi"] == 1.0
+    market_rate = is_amm | np.asarray([k == "lending" for k in kinds], dtype=bool)
+    market_rate |= multi & np.asarray([k == "vault" for k in kinds], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        frozen = np.where(
+            from_history,
+            signals.frozen_from_history(arrays["apy"], arrays["std_30d"], arrays["n_obs"]),
+            signals.frozen_from_source(
+                arrays["apy"], arrays["apy_pct_30d"], arrays["mean_30d"], arrays["count"]
+            ),
+        )
+    del arrays["apy_pct_30d"], arrays["count"]
     return ScoringInputs(
         opportunities=opportunities,
         as_of=as_of,
@@ -261,5 +308,10 @@ def build_inputs(
         chain_kind=list(static["chain_kind"]),
         depeg_tokens=list(static["depeg_tokens"]),
         dependencies=list(static["dependencies"]),
+        pair_tokens=list(static["pair_tokens"]),
+        defunct=[[(s, d) for s, d in found if d.since <= as_of] for found in static["defunct"]],
+        is_amm=is_amm,
+        frozen=frozen & market_rate,
+        volatile=multi & (arrays["correlated"] != 1.0),
         **arrays,
     )

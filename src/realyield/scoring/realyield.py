@@ -15,6 +15,9 @@ rewards, and what the emissions part is likely worth.
   two terms: half of an unknown emission is counted, a deliberate haircut for yield
   that usually fades.
 
+* A volatile pair's fees are real only net of the impermanent loss the pair's price
+  moves are expected to cost (``scoring.pair_risk``): that loss comes off the base.
+
 The sustainable APY = real base + emissions x retention (percent). Pure kernels on
 numpy arrays; NaN means unknown.
 """
@@ -65,14 +68,20 @@ def sustainable_apy(
     staking_inflation: Array,
     reward_dilution: Array,
     reward_trend: Array,
+    impermanent_loss: Array | None = None,
 ) -> tuple[Array, Array, Array]:
     """Return ``(real_base_pct, retained_reward_pct, sustainable_pct)``.
 
     Missing base or reward counts as 0 (an unknown split is handled by the caller,
     which passes the whole APY as reward: unknown is not assumed real).
+    ``impermanent_loss`` (percent a year, <= 0; NaN or omitted = none) is the expected
+    loss of a volatile pair: fees are real only net of it, so it comes off the real base
+    (which can then be negative: fees that do not cover the loss).
     """
     base = np.nan_to_num(apy_base)
     reward = np.nan_to_num(apy_reward)
     real_base = np.where(is_staking, real_staking_rate_pct(base, staking_inflation), base)
+    if impermanent_loss is not None:
+        real_base = real_base + np.nan_to_num(impermanent_loss)
     retained = reward * reward_retention(reward_dilution, reward_trend, reward)
     return real_base, retained, real_base + retained

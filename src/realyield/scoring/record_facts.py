@@ -16,9 +16,10 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from realyield.core.model import Opportunity
+from realyield.reference import TokenFacts, chain_facts, protocol_facts, split_symbol, token_facts
+from realyield.reference.defunct import DefunctToken, defunct_tokens_in
+from realyield.reference.staking import StakingParams
 from realyield.scoring.dependencies import Dependencies, dependencies_of
-from realyield.scoring.metadata import chain_facts, protocol_facts, split_symbol, token_facts
-from realyield.sources.staking import StakingParams
 
 NAN = math.nan
 #: Issuers whose stablecoins are backed by derivatives or strategies, not cash.
@@ -26,6 +27,29 @@ SYNTHETIC_ISSUERS = frozenset(
     {"ethena", "usual", "resolv", "falcon-finance", "elixir", "level", "f(x)", "angle", "reserve"}
 )
 _DEPEG_POINTS = {"lst": 5.0, "lrt": 8.0, "wrapped": 5.0}
+#: The last day a date can be: the defunct-token rows found for a record are filtered by
+#: their ``since`` date when the record is scored.
+_ANY_DAY = date.max
+
+
+class PairToken(NamedTuple):
+    """One token of a pool, as the impermanent-loss estimate needs it: its symbol, its
+    asset id when the token table knows it (else ``None``: matched on symbol later) and
+    the category whose fallback volatility stands in when no price history is stored."""
+
+    symbol: str
+    asset_id: str | None
+    category: str
+
+
+def _category(t: TokenFacts | None) -> str:
+    if t is None:
+        return "unknown"
+    if t.kind == "stablecoin":
+        return "stablecoin"
+    if t.peg in ("btc", "eth"):
+        return t.peg
+    return "l1" if t.kind in ("native", "lst", "lrt") else "unknown"
 
 
 def number(value: object) -> float:
@@ -68,6 +92,8 @@ class RecordFacts(NamedTuple):
     chain_incidents: float
     chain_kind: str
     dependencies: Dependencies
+    pair_tokens: tuple[PairToken, ...]
+    defunct: tuple[tuple[str, DefunctToken], ...]
 
 
 def record_facts(
@@ -78,7 +104,8 @@ def record_facts(
     """Look up everything date-independent the scores need about ``o``."""
     meta = o.meta
     tokens = split_symbol(o.symbol)
-    facts = [t for t in (token_facts(s) for s in tokens) if t is not None]
+    by_symbol = {s: token_facts(s) for s in tokens}
+    facts = [t for t in by_symbol.values() if t is not None]
     outlier = meta.get("outlier")
     exposure_multi = NAN
     if o.exposure is not None:
@@ -86,10 +113,15 @@ def record_facts(
     elif len(tokens) > 1:
         exposure_multi = 1.0
     correlated = NAN
-    if o.il_risk is not None and exposure_multi == 1.0:
+    all_known = len(tokens) > 1 and len(facts) == len(tokens)
+    if all_known and len({t.peg for t in facts}) == 1:
+        # the token table knows every token and they share one peg (USDC-crvUSD):
+        # a stable pair, whatever the source's blanket ilRisk flag says
+        correlated = 1.0
+    elif o.il_risk is not None and exposure_multi == 1.0:
         correlated = 0.0 if o.il_risk else 1.0
-    elif len(tokens) > 1 and len(facts) == len(tokens):
-        correlated = 1.0 if len({t.peg for t in facts}) == 1 else 0.0
+    elif all_known:
+        correlated = 0.0
     # staking: inflation of the network behind the stake, slashing
     is_staking, is_lst = o.kind == "staking", o.kind == "liquid_staking"
     inflation = slashing = NAN
@@ -144,6 +176,10 @@ def record_facts(
         chain_incidents=float(cf.major_incidents) if cf else NAN,
         chain_kind=cf.kind if cf else "unknown",
         dependencies=dependencies_of(o, tokens, facts, pf, cf),
+        pair_tokens=tuple(
+            PairToken(s, t.asset_id if t else None, _category(t)) for s, t in by_symbol.items()
+        ),
+        defunct=tuple(defunct_tokens_in(tokens, o.underlying, o.chain, as_of=_ANY_DAY)),
     )
 
 

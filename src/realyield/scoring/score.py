@@ -16,19 +16,22 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from realyield.core.errors import DataError
 from realyield.core.model import Asset, Opportunity
-from realyield.scoring import risk, sustainability
+from realyield.reference.staking import StakingParams
+from realyield.scoring import labels, risk, signals, sustainability
 from realyield.scoring.explain import risk_factors, sustainability_factors
 from realyield.scoring.factors import Score, make_score, risk_grade, sustainability_grade
 from realyield.scoring.history_stats import history_stats
 from realyield.scoring.inputs import ScoringInputs, build_inputs
+from realyield.scoring.pair_risk import PairLoss, expected_losses
 from realyield.scoring.realyield import reward_retention, sustainable_apy
 from realyield.scoring.record_facts import FactsCache
 from realyield.scoring.screens import ScreenConfig, screen_reasons
 from realyield.scoring.sustainability import FactorColumns
-from realyield.sources.staking import StakingParams
 from realyield.universe.point_in_time import SortedHistory
+
+#: Reasons counted by the text before their first colon (their details vary).
+_KEYED_REASONS = ("APY spike", "outlier", "defunct issuer", "no trading volume")
 
 
 @dataclass
@@ -44,10 +47,19 @@ class Explanation:
     excluded_reasons: list[str]
     dependencies: dict[str, Any]
     forecast: dict[str, Any] | None = None
+    label: str = ""
+    #: expected impermanent loss over a year, percent (<= 0), already in apy_real_base
+    apy_impermanent_loss: float = 0.0
+    impermanent_loss: PairLoss | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.opportunity.to_dict(),
+            "label": self.label,
+            "apy_impermanent_loss": self.apy_impermanent_loss,
+            "impermanent_loss_basis": (
+                self.impermanent_loss.describe() if self.impermanent_loss else None
+            ),
             "apy_real_base": self.apy_real_base,
             "apy_reward_retained": self.apy_reward_retained,
             "apy_sustainable": self.apy_sustainable,
@@ -72,7 +84,10 @@ class ScoredUniverse:
     sustainable: np.ndarray
     reasons: list[list[str]]
     forecast: pl.DataFrame | None = None
+    il_loss: np.ndarray | None = None  # expected impermanent loss, percent a year (<= 0)
+    il_detail: list[PairLoss | None] = field(default_factory=list)
     _index: dict[str, int] = field(default_factory=dict)
+    _labels: list[str] | None = None
 
     def __post_init__(self) -> None:
         self._index = {o.id: i for i, o in enumerate(self.inputs.opportunities)}
@@ -87,12 +102,32 @@ class ScoredUniverse:
     def __contains__(self, opportunity_id: object) -> bool:
         return opportunity_id in self._index
 
-    def table(self) -> pl.DataFrame:
-        """One row per opportunity: APYs, scores, grades, exclusion reason, forecast."""
+    def labels(self) -> list[str]:
+        """Readable ids (``protocol:chain:symbol``, disambiguated), one per opportunity."""
+        if self._labels is None:
+            self._labels = labels.readable_ids(self.inputs.opportunities)
+        return self._labels
+
+    def impermanent_loss(self) -> np.ndarray:
+        """Expected impermanent loss per opportunity, percent a year (<= 0, 0 for none)."""
+        return np.zeros(len(self)) if self.il_loss is None else self.il_loss
+
+    def table(self, *, readable: bool = False) -> pl.DataFrame:
+        """One row per opportunity: APYs, scores, grades, exclusion reason, forecast.
+
+        ``readable`` adds ``label`` (the readable id) and ``apy_impermanent_loss`` (the
+        expected loss already netted out of ``apy_real_base``, percent, <= 0).
+        """
         opps = self.inputs.opportunities
+        extra = (
+            {"label": self.labels(), "apy_impermanent_loss": self.impermanent_loss()}
+            if readable
+            else {}
+        )
         frame = pl.DataFrame(
             {
                 "id": [o.id for o in opps],
+                **extra,
                 "kind": [o.kind for o in opps],
                 "chain": [o.chain for o in opps],
                 "protocol": [o.protocol for o in opps],
@@ -129,9 +164,10 @@ class ScoredUniverse:
         return frame
 
     def top_per_kind(self, n: int = 3) -> pl.DataFrame:
-        """The ``n`` highest sustainable APYs of each kind among those passing the screens."""
+        """The ``n`` highest sustainable APYs of each kind among those passing the screens
+        (with readable ids, ``table(readable=True)``)."""
         return (
-            self.table()
+            self.table(readable=True)
             .filter(~pl.col("excluded"))
             .sort("apy_sustainable", descending=True, nulls_last=True)
             .group_by("kind", maintain_order=True)
@@ -146,7 +182,7 @@ class ScoredUniverse:
             for reason in reasons:
                 key = (
                     reason.split(":")[0]
-                    if reason.startswith(("APY spike", "outlier"))
+                    if reason.startswith(_KEYED_REASONS)
                     else (
                         "APY above the cap"
                         if "above" in reason and reason.startswith("APY")
@@ -160,17 +196,26 @@ class ScoredUniverse:
                 counts[key] = counts.get(key, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
-    def explain(self, opportunity_id: str) -> Explanation:
-        """Every factor behind one opportunity's scores.
+    def resolve(self, reference: str) -> str:
+        """The id of the opportunity ``reference`` names: an id (a DeFiLlama UUID), a
+        readable id, or a ``protocol:chain:symbol`` or id prefix only it has.
 
         Raises:
-            DataError: the id is not in this scored universe.
+            DataError: nothing or several opportunities match (what to type is said).
         """
-        if opportunity_id not in self._index:
-            raise DataError(
-                f"no opportunity {opportunity_id!r} in the scored universe; "
-                "list ids with `realyield universe --json`"
-            )
+        if reference in self._index:
+            return reference
+        ids = [o.id for o in self.inputs.opportunities]
+        return ids[labels.resolve(reference, ids, self.labels())]
+
+    def explain(self, opportunity_id: str) -> Explanation:
+        """Every factor behind one opportunity's scores; ``opportunity_id`` may be any
+        reference ``resolve`` accepts.
+
+        Raises:
+            DataError: the reference names no opportunity, or several.
+        """
+        opportunity_id = self.resolve(opportunity_id)
         i = self._index[opportunity_id]
         x = self.inputs
         forecast = None
@@ -189,6 +234,9 @@ class ScoredUniverse:
             excluded_reasons=list(self.reasons[i]),
             dependencies=x.dependencies[i].as_dict(),
             forecast=forecast,
+            label=self.labels()[i],
+            apy_impermanent_loss=float(self.impermanent_loss()[i]),
+            impermanent_loss=self.il_detail[i] if self.il_detail else None,
         )
 
 
@@ -225,6 +273,9 @@ def score_universe(
         facts_cache=facts_cache,
     )
     is_staking_like = x.is_staking | x.is_lst
+    il_loss, il_detail = expected_losses(
+        opportunities, x.pair_tokens, x.volatile, as_of=as_of, assets=assets, prices=prices
+    )
     real_base, retained, sustainable = sustainable_apy(
         x.apy_base,
         x.apy_reward,
@@ -232,7 +283,9 @@ def score_universe(
         x.staking_inflation,
         x.reward_dilution,
         x.reward_trend,
+        impermanent_loss=il_loss,
     )
+    implied = signals.implied_fee_apy(x.volume_1d, x.volume_7d, x.fee_tier, x.tvl_usd)
     s_cols = sustainability.sustainability_kernel(
         x.apy,
         real_base,
@@ -245,6 +298,10 @@ def score_universe(
         x.std_30d,
         x.tvl_usd,
         x.tvl_change_30d,
+        frozen=x.frozen,
+        fee_applies=x.is_amm & (np.nan_to_num(x.apy_base) > 0),
+        fee_coverage=signals.fee_coverage(x.apy_base, implied),
+        p_down=x.p_down,
     )
     r_cols = risk.risk_kernel(
         protocol_age_years=x.protocol_age_years,
@@ -277,5 +334,18 @@ def score_universe(
         mu=x.mu,
         sigma=x.sigma,
         flagged_outlier=x.source_outlier,
+        zero_volume=signals.zero_volume(x.volume_1d, x.volume_7d),
+        defunct=x.defunct,
     )
-    return ScoredUniverse(x, s_cols, r_cols, real_base, retained, sustainable, reasons, forecast)
+    return ScoredUniverse(
+        x,
+        s_cols,
+        r_cols,
+        real_base,
+        retained,
+        sustainable,
+        reasons,
+        forecast,
+        il_loss=il_loss,
+        il_detail=il_detail,
+    )

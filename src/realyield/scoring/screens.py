@@ -8,13 +8,17 @@ says it was unknown rather than low.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from realyield.core.errors import ConfigError
+from realyield.reference.defunct import DefunctToken
 from realyield.scoring.realyield import Array
+
+ZERO_VOLUME_REASON = "no trading volume: the source reports $0 traded over 7 days"
+DEFUNCT_PREFIX = "defunct issuer"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class ScreenConfig:
     spike_ratio: float | None = 2.0  # APY above this multiple of its 30-day mean...
     spike_min_points: float = 2.0  # ...and at least this many points above it
     outlier_iqr: float | None = 1.5
+    zero_volume: bool = True  # the source reports no trade over 7 days
+    defunct_issuers: bool = True  # holds a token of a failed or retired issuer
 
     def __post_init__(self) -> None:
         for name in ("max_apy", "min_tvl_usd", "min_history_days", "spike_ratio", "outlier_iqr"):
@@ -65,11 +71,16 @@ def screen_reasons(
     mu: Array,
     sigma: Array,
     flagged_outlier: Array,
+    zero_volume: np.ndarray | None = None,
+    defunct: Sequence[Sequence[tuple[str, DefunctToken]]] | None = None,
 ) -> list[list[str]]:
     """For each opportunity, the list of reasons it is excluded (empty = it passes).
 
     ``flagged_outlier`` is 1 where the source itself flagged an outlier (DeFiLlama's
-    ``outlier``), NaN where unknown.
+    ``outlier``), NaN where unknown. ``zero_volume`` marks pools the source says nobody
+    traded with over 7 days; ``defunct`` lists, per opportunity, the tokens of failed
+    or retired issuers it holds (``reference.defunct``). The outlier band is computed
+    over every opportunity given: screen the whole universe, then filter.
     """
     n = apy.size
     reasons: list[list[str]] = [[] for _ in range(n)]
@@ -78,6 +89,16 @@ def screen_reasons(
         for i in np.flatnonzero(mask):
             reasons[i].append(text(int(i)) if callable(text) else text)
 
+    if config.defunct_issuers and defunct is not None:
+        for i, found in enumerate(defunct):
+            held: dict[tuple[object, ...], tuple[DefunctToken, list[str]]] = {}
+            for symbol, row in found:  # one reason per issuer event, naming its tokens
+                key = (row.issuer, row.status, row.since, row.source)
+                held.setdefault(key, (row, []))[1].append(symbol)
+            for row, symbols in held.values():
+                reasons[i].append(f"{DEFUNCT_PREFIX}: {row.reason(', '.join(symbols))}")
+    if config.zero_volume and zero_volume is not None:
+        add(zero_volume, ZERO_VOLUME_REASON)
     if config.max_apy is not None:
         add(
             apy > config.max_apy,

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from realyield.core.errors import DataError
 from realyield.core.model import Opportunity
+from realyield.scoring.pair_risk import pair_asset_ids
 from realyield.scoring.score import ScoredUniverse, score_universe
 from realyield.scoring.screens import ScreenConfig
 from realyield.universe.repository import (
@@ -85,7 +86,12 @@ def score_stored(
     with_forecast: bool = True,
     home: Path | None = None,
 ) -> tuple[ScoredUniverse, str | None]:
-    """Score the stored universe selected by ``query`` as of its date.
+    """Score the stored universe of ``query``'s date, sources and freshness.
+
+    The whole universe is scored: ``query``'s kind, chain, protocol, TVL and limit
+    filters are not applied here, because screens compare an opportunity with all the
+    others (the outlier band) and must not change with a filter. Filter the scored
+    table afterwards (``scoring.screener.apply_screener``).
 
     Returns the scored universe and, when no forecast could be made, why.
 
@@ -93,7 +99,8 @@ def score_stored(
         DataError: the query selects nothing.
     """
     query = query or UniverseQuery()
-    opps = load_universe(engine, replace(query, limit=None))
+    whole = replace(query, kind=None, chain=None, protocol=None, min_tvl_usd=None, limit=None)
+    opps = load_universe(engine, whole)
     if not opps:
         raise DataError(
             "no opportunities stored for this selection; run `realyield data "
@@ -103,8 +110,10 @@ def score_stored(
     ids = [o.id for o in opps]
     history = apy_history_frame(engine, ids, end=as_of)
     assets = load_assets(engine, as_of=as_of)
-    reward_ids = sorted({r for o in opps for r in o.reward_tokens})
-    prices = price_history_frame(engine, reward_ids, end=as_of) if reward_ids else None
+    price_ids = sorted(
+        {r for o in opps for r in o.reward_tokens} | set(pair_asset_ids(opps, assets))
+    )
+    prices = price_history_frame(engine, price_ids, end=as_of) if price_ids else None
     forecast, note = (
         forecast_frame(opps, history, as_of=as_of, home=home)
         if with_forecast

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
-from realyield.core.errors import DataError, RecordError
+from realyield.core.errors import DataError, FieldError, RecordError
 from realyield.core.model import Asset, PricePoint
+from realyield.core.parsing import MARKET_BOUNDS, PRICE_BOUNDS, is_missing, parse_timestamp
 from realyield.sources.http import HttpSource
-from realyield.sources.sanitize import GuardError, IngestReport, to_number, to_text
+from realyield.sources.sanitize import GuardError, IngestReport, guard_error, to_number, to_text
 
 SOURCE = "coingecko"
 
@@ -118,27 +119,26 @@ def parse_markets(payload: Any, *, as_of: datetime, report: IngestReport) -> lis
         try:
             if not isinstance(raw, Mapping):
                 raise GuardError("not_an_object", f"{type(raw).__name__} instead of an object")
-            coin_id = to_text(raw.get("id"))
+            coin_id = to_text(raw.get("id"), "id", max_len=128)
             if coin_id is None:
                 raise GuardError("missing_id", "no id")
             price = to_number(raw.get("current_price"), "current_price")
             if price is not None and price <= 0:
                 raise GuardError("non_positive_price", f"current_price={price}")
-            updated = to_text(raw.get("last_updated"))
-            stamp = (
-                datetime.fromisoformat(updated.replace("Z", "+00:00")).astimezone(UTC)
-                if updated
-                else as_of
-            )
+            if price is not None:
+                price = to_number(price, "current_price", bounds=PRICE_BOUNDS)
+            updated = raw.get("last_updated")
+            stamp = as_of if is_missing(updated) else _timestamp(updated, "last_updated")
             asset = Asset(
                 id=coin_id,
-                symbol=(to_text(raw.get("symbol")) or coin_id).upper(),
-                name=to_text(raw.get("name")) or coin_id,
+                symbol=(to_text(raw.get("symbol"), "symbol", max_len=64) or coin_id).upper(),
+                name=to_text(raw.get("name"), "name", max_len=200) or coin_id,
                 category=asset_category(coin_id),
                 as_of=stamp,
                 source=SOURCE,
                 price_usd=price,
-                market_cap_usd=to_number(raw.get("market_cap"), "market_cap") or None,
+                market_cap_usd=to_number(raw.get("market_cap"), "market_cap", bounds=MARKET_BOUNDS)
+                or None,
                 circulating_supply=to_number(raw.get("circulating_supply"), "circulating_supply"),
                 total_supply=to_number(raw.get("total_supply"), "total_supply"),
             )
@@ -147,9 +147,6 @@ def parse_markets(payload: Any, *, as_of: datetime, report: IngestReport) -> lis
             continue
         except RecordError as exc:
             report.reject(where, f"invalid_{exc.field}", str(exc))
-            continue
-        except ValueError as exc:
-            report.reject(where, "bad_timestamp", str(exc))
             continue
         assets.append(asset)
     report.accepted += len(assets)
@@ -209,9 +206,12 @@ def _seconds_into_day(at: datetime) -> float:
     return at.hour * 3600 + at.minute * 60 + at.second + at.microsecond / 1e6
 
 
-def ms_to_utc(ms: float) -> datetime:
-    """A millisecond Unix timestamp as an aware UTC datetime."""
-    return datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+def _timestamp(raw: object, column: str, unit: Literal["auto", "ms"] = "auto") -> datetime:
+    """A timestamp through ``core.parsing``; its refusal as a ``GuardError``."""
+    try:
+        return parse_timestamp(raw, column=column, unit=unit)
+    except FieldError as exc:
+        raise guard_error(exc) from None
 
 
 def parse_market_chart(payload: Any, asset_id: str, *, report: IngestReport) -> list[PricePoint]:
@@ -227,9 +227,13 @@ def parse_market_chart(payload: Any, asset_id: str, *, report: IngestReport) -> 
         out: dict[float, float | None] = {}
         for pair in payload.get(name) or []:
             if isinstance(pair, Sequence) and len(pair) == 2:
-                stamp = to_number(pair[0], f"{name}.timestamp")
+                try:
+                    stamp = to_number(pair[0], f"{name}.timestamp")
+                    value = to_number(pair[1], name, bounds=MARKET_BOUNDS)
+                except GuardError:
+                    continue  # a bad cap or volume is left missing; the price decides
                 if stamp is not None:
-                    out[stamp] = to_number(pair[1], name)
+                    out[stamp] = value
         return out
 
     caps, volumes = series("market_caps"), series("total_volumes")
@@ -241,10 +245,13 @@ def parse_market_chart(payload: Any, asset_id: str, *, report: IngestReport) -> 
             stamp = to_number(pair[0], "timestamp")
             if stamp is None:
                 raise GuardError("missing_timestamp", f"{pair!r}")
+            price = to_number(pair[1], "price")
+            if price is not None and price > 0:
+                price = to_number(price, "price", bounds=PRICE_BOUNDS)
             samples.append(
                 PriceSample(
-                    ms_to_utc(stamp),
-                    to_number(pair[1], "price"),
+                    _timestamp(stamp, "timestamp", unit="ms"),
+                    price,
                     caps.get(stamp),
                     volumes.get(stamp),
                 )

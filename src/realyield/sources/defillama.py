@@ -12,17 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from realyield.core.errors import DataError, RecordError, SourceError, TemporarySourceError
+from realyield.core.errors import (
+    DataError,
+    FieldError,
+    RecordError,
+    SourceError,
+    TemporarySourceError,
+)
 from realyield.core.model import ApyPoint, Opportunity
+from realyield.core.parsing import APY_BOUNDS, TVL_BOUNDS, Bounds, is_missing, parse_timestamp
 from realyield.sources.classify import classify_project
 from realyield.sources.http import HttpSource
 from realyield.sources.sanitize import (
     GuardError,
     IngestReport,
     clip_negative,
+    guard_error,
     parse_structured,
     to_bool,
     to_list,
@@ -112,6 +120,8 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: Pool statistics kept in meta (volumes, sigma, counts): finite and below any market.
+_STATISTIC_BOUNDS = Bounds(-1e14, 1e14, "pool statistic", "statistic")
 
 
 def canonical_key(key: str) -> str:
@@ -144,7 +154,7 @@ def _predictions(raw: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise GuardError("bad_structure", f"predictions={raw!r} is not an object")
     return {
-        "predicted_class": to_text(value.get("predictedClass")),
+        "predicted_class": to_text(value.get("predictedClass"), "predictedClass"),
         "predicted_probability": to_number(
             value.get("predictedProbability"), "predictedProbability"
         ),
@@ -161,71 +171,18 @@ def pool_to_opportunity(
     source: str = SOURCE,
     limits: Limits = DEFAULT_LIMITS,
     apy_scale: float = 1.0,
+    decimal_comma: bool = False,
 ) -> Opportunity | None:
     """Turn one raw pool into an Opportunity, or count why not and return None.
 
-    ``apy_scale`` multiplies APY fields (100 for dumps that store fractions).
+    Every value goes through ``core.parsing`` (via ``sanitize``): a thousands separator
+    or decimal comma, NaN, an APY outside ``APY_BOUNDS`` or a TVL outside ``TVL_BOUNDS``
+    rejects the pool with its reason. ``apy_scale`` multiplies APY fields (100 for
+    dumps that store fractions); ``decimal_comma`` reads ``1.234,56`` as 1234.56.
     """
     pool = {canonical_key(k): v for k, v in raw.items()}
     try:
-        pool_id = to_text(pool.get("pool"))
-        if pool_id is None:
-            raise GuardError("missing_id", "no pool id (pool/poolId column)")
-        numbers = {
-            name: to_number(pool.get(name), name)
-            for name in ("apy", "apyBase", "apyReward", "tvlUsd", *_META_NUMBERS)
-        }
-        for name in ("apy", "apyBase", "apyReward", "apyMean30d", "apyBase7d", "mu"):
-            if numbers[name] is not None:
-                numbers[name] = numbers[name] * apy_scale  # type: ignore[operator]
-        tvl = numbers["tvlUsd"]
-        if tvl is not None and tvl < 0:
-            raise GuardError("negative_tvl", f"tvlUsd={tvl}")
-        if tvl is not None and tvl > limits.max_tvl_usd:
-            raise GuardError("implausible_tvl", f"tvlUsd={tvl:.4g} above {limits.max_tvl_usd:.3g}")
-        base = clip_negative(numbers["apyBase"], "apy_base", report)
-        reward = clip_negative(numbers["apyReward"], "apy_reward", report)
-        apy = clip_negative(numbers["apy"], "apy", report)
-        if (base, reward) != (numbers["apyBase"], numbers["apyReward"]):
-            apy = (base or 0.0) + (reward or 0.0)  # a part was clipped: rebuild the total
-        if apy is not None and apy > limits.max_apy:
-            raise GuardError("implausible_apy", f"apy={apy:.6g} above {limits.max_apy:.3g}")
-        exposure = to_text(pool.get("exposure"))
-        exposure = exposure.lower() if exposure else None
-        if exposure not in (None, "single", "multi"):
-            raise GuardError("bad_exposure", f"exposure={exposure!r}")
-        project = to_text(pool.get("project")) or "unknown"
-        symbol = to_text(pool.get("symbol")) or "UNKNOWN"
-        kind, basis = classify_project(project, exposure, symbol)
-        meta: dict[str, Any] = {snake: numbers[camel] for camel, snake in _META_NUMBERS.items()}
-        meta["outlier"] = to_bool(pool.get("outlier"), "outlier")
-        meta["pool_meta"] = to_text(pool.get("poolMeta"))
-        meta["url"] = to_text(pool.get("url"))
-        meta["kind_basis"] = basis
-        meta.update(_predictions(pool.get("predictions")))
-        stamp = to_text(pool.get("timestamp"))
-        observed = _parse_time(stamp) if stamp else None
-        meta["observed_at"] = observed.isoformat() if observed else None
-        il_risk = to_bool(pool.get("ilRisk"), "ilRisk")
-        opp = Opportunity(
-            id=pool_id,
-            kind=kind,
-            chain=to_text(pool.get("chain")) or "unknown",
-            protocol=project,
-            symbol=symbol,
-            apy=apy,
-            apy_base=base,
-            apy_reward=reward,
-            tvl_usd=tvl,
-            as_of=as_of,
-            source=source,
-            underlying=to_list(pool.get("underlyingTokens"), "underlyingTokens"),
-            reward_tokens=to_list(pool.get("rewardTokens"), "rewardTokens"),
-            exposure=exposure,
-            stablecoin=to_bool(pool.get("stablecoin"), "stablecoin"),
-            il_risk=il_risk,
-            meta={k: v for k, v in meta.items() if v is not None},
-        )
+        opp = _pool(pool, as_of, report, source, limits, apy_scale, decimal_comma)
     except GuardError as exc:
         report.reject(where, exc.reason, exc.detail)
         return None
@@ -235,13 +192,106 @@ def pool_to_opportunity(
     return opp
 
 
-def _parse_time(text: str) -> datetime:
-    """Parse an ISO timestamp (``Z`` or offset); a naive one is taken as UTC."""
+def _numbers(
+    pool: Mapping[str, Any], apy_scale: float, decimal_comma: bool
+) -> dict[str, float | None]:
+    numbers = {
+        name: to_number(pool.get(name), name, decimal_comma=decimal_comma)
+        for name in ("apy", "apyBase", "apyReward", "tvlUsd", *_META_NUMBERS)
+    }
+    for name in ("apy", "apyBase", "apyReward", "apyMean30d", "apyBase7d", "mu"):
+        value = numbers[name]
+        if value is not None:
+            numbers[name] = value = value * apy_scale
+            _check(APY_BOUNDS, value, name, pool.get(name))
+    for name in _META_NUMBERS:
+        if numbers[name] is not None:
+            _check(_STATISTIC_BOUNDS, numbers[name], name, pool.get(name))  # type: ignore[arg-type]
+    tvl = numbers["tvlUsd"]
+    if tvl is not None and tvl < 0:
+        raise GuardError("negative_tvl", f"tvlUsd={tvl}")
+    if tvl is not None:
+        _check(TVL_BOUNDS, tvl, "tvlUsd", pool.get("tvlUsd"))
+    return numbers
+
+
+def _check(bounds: Bounds, value: float, column: str, raw: object) -> None:
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise GuardError("bad_timestamp", f"timestamp={text!r} is not ISO 8601") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        bounds.check(value, column=column, raw=raw)
+    except FieldError as exc:
+        raise guard_error(exc) from None
+
+
+def _pool(
+    pool: Mapping[str, Any],
+    as_of: datetime,
+    report: IngestReport,
+    source: str,
+    limits: Limits,
+    apy_scale: float,
+    decimal_comma: bool,
+) -> Opportunity:
+    pool_id = to_text(pool.get("pool"), "pool", max_len=200)
+    if pool_id is None:
+        raise GuardError("missing_id", "no pool id (pool/poolId column)")
+    numbers = _numbers(pool, apy_scale, decimal_comma)
+    tvl = numbers["tvlUsd"]
+    if tvl is not None and tvl > limits.max_tvl_usd:
+        raise GuardError("implausible_tvl", f"tvlUsd={tvl:.4g} above {limits.max_tvl_usd:.3g}")
+    base = clip_negative(numbers["apyBase"], "apy_base", report)
+    reward = clip_negative(numbers["apyReward"], "apy_reward", report)
+    apy = clip_negative(numbers["apy"], "apy", report)
+    if (base, reward) != (numbers["apyBase"], numbers["apyReward"]):
+        apy = (base or 0.0) + (reward or 0.0)  # a part was clipped: rebuild the total
+    if apy is not None and apy > limits.max_apy:
+        raise GuardError("implausible_apy", f"apy={apy:.6g} above {limits.max_apy:.3g}")
+    exposure = to_text(pool.get("exposure"), "exposure")
+    exposure = exposure.lower() if exposure else None
+    if exposure not in (None, "single", "multi"):
+        raise GuardError("bad_exposure", f"exposure={exposure!r}")
+    project = to_text(pool.get("project"), "project", max_len=128) or "unknown"
+    symbol = to_text(pool.get("symbol"), "symbol", max_len=200) or "UNKNOWN"
+    kind, basis = classify_project(project, exposure, symbol)
+    meta: dict[str, Any] = {snake: numbers[camel] for camel, snake in _META_NUMBERS.items()}
+    meta["outlier"] = to_bool(pool.get("outlier"), "outlier")
+    meta["pool_meta"] = to_text(pool.get("poolMeta"), "poolMeta")
+    meta["url"] = to_text(pool.get("url"), "url", max_len=2048)
+    meta["kind_basis"] = basis
+    meta.update(_predictions(pool.get("predictions")))
+    stamp = pool.get("timestamp")
+    observed = None if is_missing(stamp) else _parse_time(stamp)
+    meta["observed_at"] = observed.isoformat() if observed else None
+    return Opportunity(
+        id=pool_id,
+        kind=kind,
+        chain=to_text(pool.get("chain"), "chain", max_len=64) or "unknown",
+        protocol=project,
+        symbol=symbol,
+        apy=apy,
+        apy_base=base,
+        apy_reward=reward,
+        tvl_usd=tvl,
+        as_of=as_of,
+        source=source,
+        underlying=to_list(pool.get("underlyingTokens"), "underlyingTokens"),
+        reward_tokens=to_list(pool.get("rewardTokens"), "rewardTokens"),
+        exposure=exposure,
+        stablecoin=to_bool(pool.get("stablecoin"), "stablecoin"),
+        il_risk=to_bool(pool.get("ilRisk"), "ilRisk"),
+        meta={k: v for k, v in meta.items() if v is not None},
+    )
+
+
+def _parse_time(raw: object) -> datetime:
+    """A pool's or chart point's timestamp (ISO 8601 or epoch) through ``core.parsing``.
+
+    Raises:
+        GuardError: ``bad_date``/``date_out_of_range``/... with the parser's message.
+    """
+    try:
+        return parse_timestamp(raw, column="timestamp")
+    except FieldError as exc:
+        raise guard_error(exc) from None
 
 
 def parse_pools(
@@ -252,6 +302,7 @@ def parse_pools(
     limits: Limits = DEFAULT_LIMITS,
     stale_after_hours: float | None = None,
     source: str = SOURCE,
+    decimal_comma: bool = False,
 ) -> list[Opportunity]:
     """Parse a ``/pools`` payload into opportunities, deduplicating pool ids (last wins).
 
@@ -269,7 +320,13 @@ def parse_pools(
             report.reject(where, "not_an_object", f"{type(raw).__name__} instead of an object")
             continue
         opp = pool_to_opportunity(
-            raw, as_of=as_of, report=report, where=where, limits=limits, source=source
+            raw,
+            as_of=as_of,
+            report=report,
+            where=where,
+            limits=limits,
+            source=source,
+            decimal_comma=decimal_comma,
         )
         if opp is None:
             continue
@@ -299,8 +356,8 @@ def parse_chart(payload: Any, pool_id: str, *, report: IngestReport) -> list[Apy
         try:
             if not isinstance(raw, Mapping):
                 raise GuardError("not_an_object", f"{type(raw).__name__} instead of an object")
-            stamp = to_text(raw.get("timestamp"))
-            if stamp is None:
+            stamp = raw.get("timestamp")
+            if is_missing(stamp):
                 raise GuardError("missing_timestamp", "no timestamp")
             day = _parse_time(stamp).date()
             base = clip_negative(to_number(raw.get("apyBase"), "apyBase"), "apy_base", report)
@@ -310,9 +367,14 @@ def parse_chart(payload: Any, pool_id: str, *, report: IngestReport) -> list[Apy
             apy = clip_negative(to_number(raw.get("apy"), "apy"), "apy", report)
             if base is not None or reward is not None:
                 apy = (base or 0.0) + (reward or 0.0) if apy is None else apy
+            for name, value in (("apy", apy), ("apyBase", base), ("apyReward", reward)):
+                if value is not None:
+                    _check(APY_BOUNDS, value, name, raw.get(name))
             tvl = to_number(raw.get("tvlUsd"), "tvlUsd")
             if tvl is not None and tvl < 0:
                 raise GuardError("negative_tvl", f"tvlUsd={tvl}")
+            if tvl is not None:
+                _check(TVL_BOUNDS, tvl, "tvlUsd", raw.get("tvlUsd"))
             point = ApyPoint(pool_id, day, apy, base, reward, tvl)
         except GuardError as exc:
             report.reject(where, exc.reason, exc.detail)

@@ -1,92 +1,84 @@
 """Imports from files a user already has: pool dumps, price CSVs, APY histories.
 
-Accepted layouts (plain or gzipped, UTF-8 with or without BOM, or UTF-16 with BOM):
+Accepted layouts (plain or gzipped, UTF-8 with or without BOM, or UTF-16 with BOM;
+``,``, ``;`` or tab separated):
 
 * pools: a DeFiLlama ``/pools`` JSON as served (``{"status","data"}``), a bare list,
   an exporter wrapper ``{"pools": [...]}``; or a CSV with any subset of the schema's
   columns in camelCase or snake_case (only a pool id column is required);
 * prices: ``date,price[,market_cap,total_volume,coin_name]``; CoinGecko ``market_chart``
   dumps ``column_0 (ms epoch),column_1 (price),ticker`` or ``timestamp,price``;
-  Yahoo ``Date,Open,High,Low,Close,Adj Close,Volume`` (the Open is the 00:00 UTC price);
+  Yahoo ``Date,Open,High,Low,Close,Adj Close,Volume`` and exchange OHLCV exports
+  ``timestamp,open,high,low,close,volume`` (the Open is the 00:00 UTC price); files
+  with only a close (Yahoo ``Date,Adj Close``/``Date,Adj_Close``, ``date,close``): the
+  close of day D is the 00:00 UTC price of D+1, so it is stored under D+1 (storing
+  it under D would let a backtest see the day's close at its start);
 * APY history: ``date, id|pool, apy[, apy_base, apy_reward, tvl_usd, chain, project,
   symbol]`` (also ``timestamp``/``tvlUSD`` as in chart exports).
 
-Missing optional columns become missing values. Bad rows are reported by row number
-(the header is row 1) and reason, then skipped, or, with ``strict=True``, the whole
-import fails with ``DataError`` and nothing is returned.
+Any other CSV is read with ``columns`` (``{"date": "Date", "price": "Adj_Close"}``).
+Every cell goes through ``core.parsing``: thousands separators and decimal commas are
+refused unless ``decimal_comma``; implausible values, dates and control characters
+reject the row. A bad row is reported by row number (the header is row 1), column
+and reason, then skipped, or, with ``strict=True``, the whole import fails with
+``DataError`` and nothing is returned. ``report.rows_seen`` always equals accepted +
+rejected + duplicates resolved.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import gzip
-import io
-import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from realyield.core import clock
-from realyield.core.errors import DataError, RecordError
+from realyield.core.errors import ConfigError, DataError, FieldError, RecordError
 from realyield.core.model import ApyPoint, Opportunity, PricePoint
-from realyield.sources.coingecko import PriceSample, collapse_to_days, ms_to_utc
+from realyield.core.parsing import (
+    APY_BOUNDS,
+    MARKET_BOUNDS,
+    PRICE_BOUNDS,
+    TVL_BOUNDS,
+    Bounds,
+    parse_float,
+    parse_timestamp,
+)
+from realyield.sources.coingecko import PriceSample, collapse_to_days
 from realyield.sources.defillama import (
     DEFAULT_LIMITS,
+    POOL_FIELD_ALIASES,
     Limits,
     canonical_key,
     parse_pools,
     pool_to_opportunity,
 )
-from realyield.sources.sanitize import GuardError, IngestReport, clip_negative, to_number, to_text
+from realyield.sources.sanitize import GuardError, IngestReport, clip_negative, to_text
+from realyield.sources.tabular import csv_rows, load_json, read_text
+
+__all__ = [
+    "FILE_SOURCE",
+    "HISTORY_COLUMNS",
+    "POOL_COLUMNS",
+    "PRICE_COLUMNS",
+    "HistoryImport",
+    "import_apy_history",
+    "import_pools",
+    "import_prices",
+    "read_text",
+]
 
 FILE_SOURCE = "file"
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
-
-
-def read_text(path: Path) -> str:
-    """Read a text file (optionally gzipped), detecting UTF-8/UTF-8-BOM/UTF-16-BOM.
-
-    Raises:
-        DataError: missing or empty file, a corrupt gzip stream, or bytes that are not
-            UTF-8 (with the offset of the first bad byte and what to do).
-    """
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
-    if not raw.strip():
-        raise DataError(f"{path}: the file is empty; nothing to import")
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
-            "re-save the file as UTF-8 and import again"
-        ) from None
-
-
-def _csv_rows(path: Path, text: str) -> tuple[list[str], Iterator[list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise DataError(f"{path}: the file is empty; nothing to import") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: not a CSV file ({exc})") from exc
-    if not any(header):
-        raise DataError(f"{path}: the first line holds no column names")
-    return header, reader
+#: Target names ``columns`` may map to, per kind of file.
+POOL_COLUMNS = frozenset(POOL_FIELD_ALIASES) | {v.lower() for v in POOL_FIELD_ALIASES.values()}
+PRICE_COLUMNS = frozenset({"date", "price", "open", "close", "asset", "market_cap", "volume"})
+HISTORY_COLUMNS = frozenset(
+    {"date", "id", "apy", "apy_base", "apy_reward", "tvl_usd", "chain", "project", "symbol"}
+)
 
 
 def _finish(path: Path, report: IngestReport, strict: bool) -> None:
@@ -98,18 +90,28 @@ def _finish(path: Path, report: IngestReport, strict: bool) -> None:
         )
 
 
+def _reject(report: IngestReport, number: int, exc: Exception) -> None:
+    """Count a bad row under its reason code, with the column and value in the detail."""
+    if isinstance(exc, GuardError):
+        report.reject(f"row {number}", exc.reason, exc.detail)
+    elif isinstance(exc, FieldError):
+        report.reject(f"row {number}", exc.code, str(exc))
+    elif isinstance(exc, RecordError):
+        report.reject(f"row {number}", f"invalid_{exc.field}", str(exc))
+    else:  # pragma: no cover - callers pass only the three above
+        raise exc
+
+
 def _as_of_from(path: Path, payload: Any = None) -> datetime:
+    stamps: list[Any] = []
     if isinstance(payload, dict) and isinstance(payload.get("exportedAt"), str):
+        stamps.append(payload["exportedAt"])
+    stamps.extend(_DATE_IN_NAME.findall(path.name))
+    for stamp in stamps:
         try:
-            return datetime.fromisoformat(payload["exportedAt"].replace("Z", "+00:00"))
-        except ValueError:
-            pass
-    match = _DATE_IN_NAME.search(path.name)
-    if match:
-        try:
-            return datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
-        except ValueError:
-            pass
+            return parse_timestamp(stamp, column="exportedAt")
+        except FieldError:
+            continue
     return clock.now()
 
 
@@ -119,6 +121,8 @@ def import_pools(
     as_of: datetime | None = None,
     strict: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    decimal_comma: bool = False,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[list[Opportunity], IngestReport]:
     """Read a DeFiLlama pools dump (JSON or CSV) into opportunities.
 
@@ -127,39 +131,39 @@ def import_pools(
 
     Raises:
         DataError: unreadable file, no pool id column, wrong JSON shape, or (strict)
-            any bad row.
+            any bad row. ConfigError: ``columns`` given for a JSON file, or naming an
+            unknown target.
     """
     text = read_text(path)
     report = IngestReport(source=f"{FILE_SOURCE}:{path.name}")
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"{path}: invalid JSON at line {exc.lineno} col {exc.colno}: {exc.msg}"
-            ) from exc
+    if text.lstrip().startswith(("{", "[")):
+        if columns:
+            raise ConfigError("--columns applies to CSV files; this pools file is JSON")
+        payload = load_json(path, text)
         when = as_of or _as_of_from(path, payload)
         try:
             opps = parse_pools(
-                payload, as_of=when, report=report, limits=limits, source=FILE_SOURCE
+                payload,
+                as_of=when,
+                report=report,
+                limits=limits,
+                source=FILE_SOURCE,
+                decimal_comma=decimal_comma,
             )
         except DataError as exc:
             raise DataError(f"{path}: {exc}") from exc
         _finish(path, report, strict)
         return opps, report
-    header, rows = _csv_rows(path, text)
+    header, rows = csv_rows(path, text, columns=columns, targets=POOL_COLUMNS)
     keys = [canonical_key(h) for h in header]
     if "pool" not in keys:
         raise DataError(
             f"{path}: wrong columns for a pools file: need a pool id column "
-            f"(pool, poolId or pool_id); found {header}"
+            f"(pool, poolId or pool_id, or --columns pool=YOUR_COLUMN); found {header}"
         )
     when = as_of or _as_of_from(path)
     found: dict[str, Opportunity] = {}
-    for number, row in enumerate(rows, start=2):
-        if not row or not any(cell.strip() for cell in row):
-            continue
+    for number, row in _data_rows(rows):
         report.rows_seen += 1
         if len(row) != len(keys):
             report.reject(
@@ -173,6 +177,7 @@ def import_pools(
             where=f"row {number}",
             limits=limits,
             source=FILE_SOURCE,
+            decimal_comma=decimal_comma,
         )
         if opp is not None:
             if opp.id in found:
@@ -183,26 +188,9 @@ def import_pools(
     return list(found.values()), report
 
 
-def parse_day_or_time(text: str) -> datetime:
-    """Parse the date/time layouts seen in price and history files, as UTC.
-
-    ``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS[.fff]``, ISO 8601 with ``Z``/offset,
-    ``MM/DD/YYYY``, and Unix epoch seconds or milliseconds.
-
-    Raises:
-        GuardError: ``bad_date`` for anything else.
-    """
-    value = text.strip()
-    try:
-        if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", value):
-            return datetime.strptime(value, "%m/%d/%Y").replace(tzinfo=UTC)
-        if re.fullmatch(r"\d{9,13}(\.\d+)?", value):
-            number = float(value)
-            return ms_to_utc(number if number > 1e11 else number * 1000)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise GuardError("bad_date", f"{text!r} is not a date") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+def _data_rows(rows: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+    """The rows that hold anything (blank lines are not rows)."""
+    return ((n, row) for n, row in rows if row and any(cell.strip() for cell in row))
 
 
 @dataclass
@@ -212,49 +200,69 @@ class _PriceLayout:
     asset: str | None = None
     market_cap: str | None = None
     volume: str | None = None
-    epoch_ms: bool = False
+    close_of_day: bool = False  # the price is the day's close: stored under D+1
+    volume_in_base: bool = False  # exchange exports count volume in the base asset
     name: str = "date,price"
+
+
+_CLOSE_NAMES = ("adj close", "adj_close", "adjclose", "adj. close", "close")
 
 
 def _price_layout(path: Path, header: list[str]) -> _PriceLayout:
     low = {h.lower(): h for h in header}
-    if {"column_0", "column_1"} <= set(low):
-        return _PriceLayout(
-            low["column_0"],
-            low["column_1"],
-            low.get("ticker"),
-            epoch_ms=True,
-            name="coingecko market_chart dump",
-        )
-    if {"date", "open", "close"} <= set(low):
-        return _PriceLayout(
-            low["date"],
-            low["open"],
-            None,
-            None,
-            low.get("volume"),
-            name="yahoo OHLCV (Open = 00:00 UTC price)",
-        )
-    when = low.get("date") or low.get("timestamp") or low.get("time")
-    price = low.get("price") or low.get("price_usd") or low.get("close")
-    if when is None or price is None:
+    when = low.get("date") or low.get("timestamp") or low.get("time") or low.get("column_0")
+    price = low.get("price") or low.get("price_usd") or low.get("column_1")
+    close = next((low[n] for n in _CLOSE_NAMES if n in low), None)
+    if when is None or (price is None and close is None and "open" not in low):
         raise DataError(
             f"{path}: wrong columns for a price file: found {header}; expected one of "
             "date,price[,market_cap,total_volume] | column_0,column_1,ticker | "
-            "Date,Open,High,Low,Close,Adj Close,Volume"
+            "Date,Open,High,Low,Close,Adj Close,Volume | Date,Adj Close | "
+            "timestamp,open,high,low,close,volume; or name yours with "
+            "--columns date=YOUR_DATE,price=YOUR_PRICE"
         )
-    asset = low.get("coin_name") or low.get("asset_id") or low.get("asset") or low.get("ticker")
+    asset = (
+        low.get("coin_name")
+        or low.get("asset_id")
+        or low.get("asset")
+        or low.get("ticker")
+        or low.get("symbol")
+    )
+    cap = low.get("market_cap") or low.get("market_cap_usd")
+    volume = low.get("total_volume") or low.get("volume") or low.get("volume_usd")
+    if price is not None:
+        name = "coingecko market_chart dump" if "column_0" in low else "date,price"
+        return _PriceLayout(when, price, asset, cap, volume, name=name)
+    if "open" in low:
+        exchange = "date" not in low
+        return _PriceLayout(
+            when,
+            low["open"],
+            asset,
+            cap,
+            volume,
+            volume_in_base=exchange,
+            name=f"{'exchange' if exchange else 'yahoo'} OHLCV (Open = 00:00 UTC price)",
+        )
+    assert close is not None
     return _PriceLayout(
         when,
-        price,
+        close,
         asset,
-        low.get("market_cap") or low.get("market_cap_usd"),
-        low.get("total_volume") or low.get("volume") or low.get("volume_usd"),
+        cap,
+        volume,
+        close_of_day=True,
+        name=f"daily close ({close}): the close of D stored as the 00:00 UTC price of D+1",
     )
 
 
 def import_prices(
-    path: Path, *, asset_id: str | None = None, strict: bool = False
+    path: Path,
+    *,
+    asset_id: str | None = None,
+    strict: bool = False,
+    decimal_comma: bool = False,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[list[PricePoint], IngestReport]:
     """Read a daily price CSV into PricePoints (one per asset and UTC day).
 
@@ -264,43 +272,47 @@ def import_prices(
 
     Raises:
         DataError: unreadable file, unknown layout, or (strict) any bad row.
+        ConfigError: ``columns`` naming an unknown target.
     """
     text = read_text(path)
-    header, rows = _csv_rows(path, text)
+    header, rows = csv_rows(path, text, columns=columns, targets=PRICE_COLUMNS)
     layout = _price_layout(path, header)
     index = {h: i for i, h in enumerate(header)}
     default_asset = asset_id or path.name.split(".")[0]
     report = IngestReport(source=f"{FILE_SOURCE}:{path.name}")
     samples: dict[str, list[PriceSample]] = defaultdict(list)
 
-    def cell(row: list[str], column: str | None) -> str | None:
-        return row[index[column]] if column is not None and index[column] < len(row) else None
+    def cell(row: list[str], column: str | None, bounds: Bounds | None = None) -> float | None:
+        if column is None:
+            return None
+        return parse_float(
+            row[index[column]], column=column, decimal_comma=decimal_comma, bounds=bounds
+        )
 
-    for number, row in enumerate(rows, start=2):
-        if not row or not any(c.strip() for c in row):
-            continue
+    for number, row in _data_rows(rows):
         try:
             if len(row) != len(header):
                 raise GuardError(
                     "wrong_column_count", f"{len(row)} values for {len(header)} columns"
                 )
-            raw_when = cell(row, layout.when) or ""
-            at = (
-                ms_to_utc(float(raw_when))
-                if layout.epoch_ms and _is_number(raw_when)
-                else parse_day_or_time(raw_when)
-            )
-            asset = asset_id or to_text(cell(row, layout.asset)) or default_asset
-            price = to_number(cell(row, layout.price), "price")
+            at = parse_timestamp(row[index[layout.when]], column=layout.when)
+            if layout.close_of_day and at.time() == datetime.min.time():
+                at += timedelta(days=1)
+            raw_asset = row[index[layout.asset]] if layout.asset else None
+            asset = asset_id or to_text(raw_asset, layout.asset or "", max_len=128) or default_asset
+            price = cell(row, layout.price)
             if price is None or price <= 0:
-                raise GuardError("non_positive_price", f"price={cell(row, layout.price)!r}")
-            cap = to_number(cell(row, layout.market_cap), "market_cap")
-            volume = to_number(cell(row, layout.volume), "volume")
-            if (cap is not None and cap < 0) or (volume is not None and volume < 0):
-                raise GuardError("negative_value", f"market_cap={cap} volume={volume}")
-        except GuardError as exc:
+                raise GuardError(
+                    "non_positive_price", f"column {layout.price!r}: price={price} in the file"
+                )
+            PRICE_BOUNDS.check(price, column=layout.price, raw=row[index[layout.price]])
+            cap = cell(row, layout.market_cap, MARKET_BOUNDS)
+            volume = cell(row, layout.volume, MARKET_BOUNDS)
+            if layout.volume_in_base and volume is not None:
+                volume *= price  # base units at the open: a USD estimate, as exchange/ does
+        except (GuardError, FieldError) as exc:
             report.rows_seen += 1
-            report.reject(f"row {number}", exc.reason, exc.detail)
+            _reject(report, number, exc)
             continue
         samples[asset].append(PriceSample(at, price, cap, volume))
     points: list[PricePoint] = []
@@ -308,14 +320,6 @@ def import_prices(
         points.extend(collapse_to_days(asset, asset_samples, report))
     _finish(path, report, strict)
     return points, report
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass
@@ -326,27 +330,16 @@ class HistoryImport:
     pool_info: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def import_apy_history(
-    path: Path,
-    *,
-    opportunity_id: str | None = None,
-    apy_unit: str = "percent",
-    strict: bool = False,
-) -> tuple[HistoryImport, IngestReport]:
-    """Read a daily APY/TVL history CSV (plain or gzipped) into ApyPoints.
+@dataclass
+class _HistoryLayout:
+    date: int
+    id: int | None  # -1: built as protocol:chain:asset
+    apy: int
+    composite: list[int]
+    optional: dict[str, int | None]
 
-    ``apy_unit="fraction"`` multiplies APY columns by 100 (for files that store 0.05 for
-    5%). Without an id/pool column, ``opportunity_id`` names the single series.
 
-    Raises:
-        DataError: unreadable file, missing date/apy/id columns, bad ``apy_unit``, or
-            (strict) any bad row.
-    """
-    if apy_unit not in ("percent", "fraction"):
-        raise DataError(f"apy_unit must be 'percent' or 'fraction', not {apy_unit!r}")
-    scale = 100.0 if apy_unit == "fraction" else 1.0
-    text = read_text(path)
-    header, rows = _csv_rows(path, text)
+def _history_layout(path: Path, header: list[str], opportunity_id: str | None) -> _HistoryLayout:
     low = {h.lower(): i for i, h in enumerate(header)}
     date_col = low.get("date", low.get("timestamp", low.get("dt")))
     id_col = low.get("id", low.get("pool", low.get("pool_id", low.get("opportunity_id"))))
@@ -357,76 +350,123 @@ def import_apy_history(
     missing = [name for name, col in (("date", date_col), ("apy", apy_col)) if col is None]
     if id_col is None and opportunity_id is None:
         missing.append("id or pool (or pass opportunity_id)")
-    if missing:
+    if missing or date_col is None or apy_col is None:
         raise DataError(
-            f"{path}: wrong columns for an APY history: missing {missing}; found {header}"
+            f"{path}: wrong columns for an APY history: missing {missing}; found {header}; "
+            "name yours with --columns date=...,id=...,apy=..."
         )
     optional = {
         name: low.get(name) for name in ("apy_base", "apy_reward", "chain", "project", "symbol")
     }
     optional["tvl_usd"] = low.get("tvl_usd", low.get("tvlusd"))
+    return _HistoryLayout(date_col, id_col, apy_col, composite, optional)
+
+
+def import_apy_history(
+    path: Path,
+    *,
+    opportunity_id: str | None = None,
+    apy_unit: str = "percent",
+    strict: bool = False,
+    decimal_comma: bool = False,
+    columns: Mapping[str, str] | None = None,
+) -> tuple[HistoryImport, IngestReport]:
+    """Read a daily APY/TVL history CSV (plain or gzipped) into ApyPoints.
+
+    ``apy_unit="fraction"`` multiplies APY columns by 100 (for files that store 0.05 for
+    5%). Without an id/pool column, ``opportunity_id`` names the single series.
+
+    Raises:
+        DataError: unreadable file, missing date/apy/id columns, bad ``apy_unit``, or
+            (strict) any bad row. ConfigError: ``columns`` naming an unknown target.
+    """
+    if apy_unit not in ("percent", "fraction"):
+        raise DataError(f"apy_unit must be 'percent' or 'fraction', not {apy_unit!r}")
+    scale = 100.0 if apy_unit == "fraction" else 1.0
+    text = read_text(path)
+    header, rows = csv_rows(path, text, columns=columns, targets=HISTORY_COLUMNS)
+    layout = _history_layout(path, header, opportunity_id)
     report = IngestReport(source=f"{FILE_SOURCE}:{path.name}")
     result = HistoryImport()
     seen: dict[tuple[str, date], int] = {}
-
-    def cell(row: list[str], col: int | None) -> str | None:
-        return row[col] if col is not None and 0 <= col < len(row) else None
-
-    for number, row in enumerate(rows, start=2):
-        if not row or not any(c.strip() for c in row):
-            continue
+    for number, row in _data_rows(rows):
         report.rows_seen += 1
         try:
             if len(row) != len(header):
                 raise GuardError(
                     "wrong_column_count", f"{len(row)} values for {len(header)} columns"
                 )
-            series = opportunity_id or (
-                ":".join(row[c].strip().lower() for c in composite)
-                if id_col == -1
-                else to_text(cell(row, id_col))
+            point, info = _history_row(
+                row, header, layout, opportunity_id, scale, decimal_comma, report
             )
-            if series is None:
-                raise GuardError("missing_id", "empty id/pool")
-            day = parse_day_or_time(cell(row, date_col) or "").date()
-            apy, base, reward = (
-                clip_negative(_scaled(cell(row, col), name, scale), name, report)
-                for name, col in (
-                    ("apy", apy_col),
-                    ("apy_base", optional["apy_base"]),
-                    ("apy_reward", optional["apy_reward"]),
-                )
-            )
-            tvl = to_number(cell(row, optional["tvl_usd"]), "tvl_usd")
-            point = ApyPoint(series, day, apy, base, reward, tvl)
-        except GuardError as exc:
-            report.reject(f"row {number}", exc.reason, exc.detail)
+        except (GuardError, FieldError, RecordError) as exc:
+            _reject(report, number, exc)
             continue
-        except RecordError as exc:
-            report.reject(f"row {number}", f"invalid_{exc.field}", str(exc))
-            continue
-        key = (series, day)
+        key = (point.opportunity_id, point.date)
         if key in seen:
             report.duplicates += 1
             result.points[seen[key]] = point  # last row of a day wins
         else:
             seen[key] = len(result.points)
             result.points.append(point)
-        info = {
-            k: v
-            for k in ("chain", "project", "symbol")
-            if (v := to_text(cell(row, optional[k]))) is not None
-        }
-        if id_col == -1:
-            info.setdefault("project", row[composite[0]].strip())
-            info.setdefault("symbol", row[composite[2]].strip())
         if info:
-            result.pool_info[series] = info
+            result.pool_info[point.opportunity_id] = info
     report.accepted = len(result.points)
     _finish(path, report, strict)
     return result, report
 
 
-def _scaled(raw: str | None, name: str, scale: float) -> float | None:
-    value = to_number(raw, name)
-    return None if value is None else value * scale
+def _history_row(
+    row: list[str],
+    header: list[str],
+    layout: _HistoryLayout,
+    opportunity_id: str | None,
+    scale: float,
+    decimal_comma: bool,
+    report: IngestReport,
+) -> tuple[ApyPoint, dict[str, str]]:
+    """One history row as a point and its pool facts.
+
+    Raises:
+        GuardError, FieldError, RecordError: the row is bad (the caller rejects it).
+    """
+
+    def text(col: int | None, max_len: int = 200) -> str | None:
+        return None if col is None else to_text(row[col], header[col], max_len=max_len)
+
+    def number(col: int | None, bounds: Bounds, factor: float = 1.0) -> float | None:
+        if col is None:
+            return None
+        value = parse_float(row[col], column=header[col], decimal_comma=decimal_comma)
+        if value is not None:
+            value *= factor
+            bounds.check(value, column=header[col], raw=row[col])
+        return value
+
+    if layout.id == -1:
+        parts = [text(c) for c in layout.composite]
+        series = ":".join(p.lower() for p in parts if p) if all(parts) else None
+    else:
+        series = opportunity_id or text(layout.id)
+    if series is None:
+        raise GuardError("missing_id", "empty id/pool")
+    day = parse_timestamp(row[layout.date], column=header[layout.date]).date()
+    apy, base, reward = (
+        clip_negative(number(col, APY_BOUNDS, scale), name, report)
+        for name, col in (
+            ("apy", layout.apy),
+            ("apy_base", layout.optional["apy_base"]),
+            ("apy_reward", layout.optional["apy_reward"]),
+        )
+    )
+    tvl = number(layout.optional["tvl_usd"], TVL_BOUNDS)
+    point = ApyPoint(series, day, apy, base, reward, tvl)
+    info = {
+        k: v
+        for k in ("chain", "project", "symbol")
+        if (v := text(layout.optional[k], 64 if k == "chain" else 200)) is not None
+    }
+    if layout.id == -1:
+        info.setdefault("project", row[layout.composite[0]].strip())
+        info.setdefault("symbol", row[layout.composite[2]].strip())
+    return point, info

@@ -2,7 +2,8 @@
 
 Public feeds are messy: numbers arrive as strings, ``NaN``/``Infinity`` appear in JSON,
 APYs go negative for a day, a broken adapter reports a trillion-dollar pool. These
-helpers turn raw values into clean Python values or a ``GuardError`` with a reason code,
+helpers turn raw values into clean Python values through ``core.parsing`` (the one
+parser every importer uses) or a ``GuardError`` with a reason code,
 and ``IngestReport`` counts every rejection and every repair by reason so a refresh or
 an import can say exactly what it dropped and why.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from realyield.core.errors import FieldError
+from realyield.core.parsing import Bounds, check_text, parse_float
 
 MISSING_TOKENS = frozenset(
     {
@@ -47,31 +50,29 @@ class GuardError(ValueError):
         super().__init__(f"{reason}: {detail}")
 
 
-def to_number(raw: Any, field_name: str) -> float | None:
-    """A finite float, or None for missing, NaN and +/-Infinity.
+def to_number(
+    raw: Any,
+    field_name: str,
+    *,
+    decimal_comma: bool = False,
+    bounds: Bounds | None = None,
+) -> float | None:
+    """A finite float through ``core.parsing.parse_float``; None for missing values.
 
-    Accepts numbers and numeric strings (``"1.5"``, ``" 2e3 "``, ``"1,234.5"``).
+    Missing means blank, NaN, +/-Infinity and the words null/none/n/a/- (public JSON
+    feeds send them for "no value"). Thousands separators and decimal commas are refused
+    unless ``decimal_comma`` (see ``core.parsing``).
 
     Raises:
-        GuardError: ``not_a_number`` for anything else (e.g. ``"abc"``, a list).
+        GuardError: with the parser's reason code (``not_a_number``, ``decimal_comma``,
+            ``thousands_separator``, ``implausible_<bound>`` ...) and its message.
     """
-    if raw is None:
-        return None
-    if isinstance(raw, bool):
-        raise GuardError("not_a_number", f"{field_name}={raw!r} is a boolean, not a number")
-    if isinstance(raw, (int, float)):
-        value = float(raw)
-    elif isinstance(raw, str):
-        text = raw.strip()
-        if text.lower() in MISSING_TOKENS:
-            return None
-        try:
-            value = float(text.replace(",", "") if text.count(",") and "." in text else text)
-        except ValueError:
-            raise GuardError("not_a_number", f"{field_name}={raw!r} is not a number") from None
-    else:
-        raise GuardError("not_a_number", f"{field_name}={raw!r} is not a number")
-    return value if math.isfinite(value) else None
+    try:
+        return parse_float(
+            raw, column=field_name, decimal_comma=decimal_comma, bounds=bounds, nan_is_missing=True
+        )
+    except FieldError as exc:
+        raise GuardError(exc.code, str(exc)) from None
 
 
 def to_bool(raw: Any, field_name: str) -> bool | None:
@@ -96,36 +97,46 @@ def to_bool(raw: Any, field_name: str) -> bool | None:
     raise GuardError("not_a_boolean", f"{field_name}={raw!r} is not true/false")
 
 
-def to_text(raw: Any) -> str | None:
-    """Stripped text, or None when missing/blank."""
-    if raw is None:
-        return None
-    if isinstance(raw, float) and not math.isfinite(raw):
-        return None
-    text = str(raw).strip()
-    return text or None
+def to_text(raw: Any, field_name: str = "text", *, max_len: int = 512) -> str | None:
+    """Stripped text, or None when missing/blank (``core.parsing.check_text``).
+
+    Raises:
+        GuardError: ``control_character`` (a NUL, an escape, a bidi override) or
+            ``text_too_long`` (over ``max_len`` characters).
+    """
+    try:
+        return check_text(raw, column=field_name, max_len=max_len)
+    except FieldError as exc:
+        raise GuardError(exc.code, str(exc)) from None
+
+
+def guard_error(exc: FieldError) -> GuardError:
+    """A parser's ``FieldError`` as the ``GuardError`` importers count by reason."""
+    return GuardError(exc.code, str(exc))
 
 
 def to_list(raw: Any, field_name: str) -> tuple[str, ...]:
     """A tuple of strings from a list, a JSON list string, or a separated string.
 
     Raises:
-        GuardError: ``bad_list`` when a bracketed string does not parse.
+        GuardError: ``bad_list`` when a bracketed string does not parse; what
+            ``to_text`` raises for an item (control characters, over-long items).
     """
     if raw is None:
         return ()
     if isinstance(raw, (list, tuple)):
-        return tuple(str(x) for x in raw if x is not None and str(x).strip())
-    text = str(raw).strip()
-    if text.lower() in MISSING_TOKENS or text == "[]":
-        return ()
-    if text.startswith("["):
-        parsed = parse_structured(text, field_name)
-        if not isinstance(parsed, list):
-            raise GuardError("bad_list", f"{field_name}={raw!r} is not a list")
-        return tuple(str(x) for x in parsed if x is not None)
-    sep = ";" if ";" in text else ","
-    return tuple(part.strip() for part in text.split(sep) if part.strip())
+        items: Any = raw
+    else:
+        text = str(raw).strip()
+        if text.lower() in MISSING_TOKENS or text == "[]":
+            return ()
+        if text.startswith("["):
+            items = parse_structured(text, field_name)
+            if not isinstance(items, list):
+                raise GuardError("bad_list", f"{field_name}={text[:60]!r} is not a list")
+        else:
+            items = text.split(";" if ";" in text else ",")
+    return tuple(t for x in items if (t := to_text(x, field_name)) is not None)
 
 
 def parse_structured(text: str, field_name: str) -> Any:
@@ -138,11 +149,11 @@ def parse_structured(text: str, field_name: str) -> Any:
     """
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise GuardError("bad_structure", f"{field_name}={text[:60]!r} is not JSON") from None
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Dialect,
+    Float,
     Index,
     Integer,
     String,
@@ -74,10 +75,19 @@ ledger_imports = Table(
     Column("digest", String(64)),  # sha256 of the file, when a file
     Column("started_at", String(32), nullable=False),
     Column("finished_at", String(32)),
-    Column("status", String(16), nullable=False),  # running | done | failed
+    # running | done | partial (some rows rejected) | failed | interrupted
+    Column("status", String(16), nullable=False),
     Column("rows_read", Integer, nullable=False, default=0),
     Column("inserted", Integer, nullable=False, default=0),
     Column("duplicates", Integer, nullable=False, default=0),
+    # added in schema version 6: who runs the import (to tell a killed run from a live
+    # one), its last sign of life, the rows it rejected and why it ended as it did
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("pid_started", Float),  # the process's start (epoch s): a reused pid differs
+    Column("heartbeat_at", String(32)),
+    Column("message", Text),
 )
 
 ledger_events = Table(

@@ -28,12 +28,13 @@ from realyield.core.errors import (
 )
 from realyield.core.model import ApyPoint, Asset, Opportunity, PricePoint
 from realyield.core.settings import Settings
+from realyield.reference.staking import load_staking_params
 from realyield.sources import files
 from realyield.sources.coingecko import CoinGeckoClient
 from realyield.sources.defillama import DefiLlamaClient, Limits
 from realyield.sources.http import CircuitBreaker, HttpSource, TokenBucket
 from realyield.sources.sanitize import IngestReport
-from realyield.sources.staking import load_staking_params, staking_opportunities
+from realyield.sources.staking import staking_opportunities
 from realyield.store import records, schema
 from realyield.universe.repository import SNAPSHOT_SOURCE, stored_sources
 

@@ -2,14 +2,17 @@
 
 No build step and no CDN: templates and ``static/`` ship in the package, and Plotly's
 JavaScript is served from the installed ``plotly`` Python package. Each page's data is
-the same response model the API serves (``api.views``), embedded in the page as JSON,
+the same response model the API serves (``presentation.views``), embedded in the page
+as JSON (a data block, never a script: the CSP allows only this server's script files),
 so the dashboard never shows a figure the API would not. Every page states the data's
 as-of date and labels illustrative (bundled snapshot) data as such.
 
 Adding a page (e.g. the planner): write ``templates/planner.html`` (extend
 ``base.html``), a context function ``(snapshot, path params) -> dict``, and append a
 ``Page`` to ``PAGES``; forms that run jobs call ``ryJob(path, body)`` from
-``static/app.js`` (it sends the page's dashboard token and polls the job).
+``static/app.js`` (it sends the page's dashboard token and polls the job; the token
+runs only the jobs ``api.extensions`` marks ``dashboard=True``). The dashboard imports
+nothing from ``realyield.api``: what it shares with it lives in ``presentation``.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from realyield import __version__
-from realyield.api import views
-from realyield.api.data import DataSnapshot, NoDataError
-from realyield.api.state import app_state, snapshot
 from realyield.core.errors import ConfigError, NotFoundError
 from realyield.monitor.alerts import active_alerts, monitor_configured
 from realyield.planning.profiles import RISK_LEVELS, WITHDRAWAL_RULES, presets
 from realyield.portfolio import service as portfolio_service
+from realyield.presentation import views
+from realyield.presentation.data import DataSnapshot, NoDataError
+from realyield.presentation.security import is_loopback
+from realyield.presentation.state import SharedState, shared_state, snapshot
 
 HERE = Path(__file__).parent
 _env = Environment(
@@ -72,6 +76,9 @@ class Page:
     #: False for pages over data outside the data version (the ledger): rendered on
     #: every request, and given the query parameters too
     cached: bool = True
+    #: pages of private data (the ledger): shown only to this machine's browser, and
+    #: only while ``api_dashboard_ledger`` is on; everyone else needs the API and a key
+    private: bool = False
 
 
 def plotly_js_path() -> Path:
@@ -159,19 +166,27 @@ PAGES: list[Page] = [
     Page("/backtest", "backtest.html", "Backtest", _backtest, nav="Backtest"),
     Page("/alerts", "alerts.html", "Alerts", _alerts, nav="Alerts"),
     Page("/review", "review.html", "Review", _review, nav="Review"),
-    Page("/portfolio", "portfolio.html", "Portfolio & tax", _portfolio, "Portfolio", False),
+    Page(
+        "/portfolio",
+        "portfolio.html",
+        "Portfolio & tax",
+        _portfolio,
+        "Portfolio",
+        cached=False,
+        private=True,
+    ),
     Page("/indices/{name}", "index.html", "Index", _index),
     Page("/opportunities/{id}", "opportunity.html", "Opportunity", _opportunity),
 ]
 
 
-def _render(page: Page, state: Any, snap: DataSnapshot, params: dict[str, str]) -> bytes:
+def _render(page: Page, state: SharedState, snap: DataSnapshot, params: dict[str, str]) -> bytes:
     context = page.context(snap, params)
     html = _env.get_template(page.template).render(
         page=page,
         nav=[p for p in PAGES if p.nav],
         meta=views.meta(snap).model_dump(mode="json"),
-        dashboard_token=state.gate.dashboard_token,
+        dashboard_token=state.dashboard_token,
         version=__version__,
         **{"title": page.title, **context},
     )
@@ -187,8 +202,16 @@ def _error_page(status: int, title: str, message: str) -> HTMLResponse:
 
 def _page_route(page: Page) -> Callable[..., Any]:
     async def route(request: Request) -> Response:
-        state = app_state(request)
+        state = shared_state(request)
         params = {k: str(v) for k, v in request.path_params.items()}
+        if page.private and not _may_see_private(request, state):
+            return _error_page(
+                403,
+                "Only on this machine",
+                "The portfolio page shows your ledger only in a browser on the machine that "
+                "runs realyield (and only while api_dashboard_ledger is on). From elsewhere, "
+                "use GET /v1/ledger/summary with an API key.",
+            )
         try:
             snap = await snapshot(request)
             if not page.cached:
@@ -209,6 +232,11 @@ def _page_route(page: Page) -> Callable[..., Any]:
 
     route.__name__ = f"page_{page.template.removesuffix('.html')}"
     return route
+
+
+def _may_see_private(request: Request, state: SharedState) -> bool:
+    client = request.client.host if request.client else None
+    return bool(state.settings.api_dashboard_ledger) and is_loopback(client)
 
 
 def install(app: FastAPI) -> None:

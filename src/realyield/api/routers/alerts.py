@@ -10,12 +10,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BeforeValidator, Field
 
-from realyield.api import models as m
 from realyield.api.auth import Principal, require_key
 from realyield.api.errors import documented
 from realyield.api.state import app_state
 from realyield.core.errors import ConfigError, NotFoundError
 from realyield.monitor.alerts import acknowledge, active_alerts, get_alert, monitor_configured
+from realyield.presentation import models as m
 
 router = APIRouter(tags=["alerts"])
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")

@@ -12,12 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, create_model
 
-from realyield.api import models as m
-from realyield.api.auth import Principal, require_key
+from realyield.api.auth import Principal, require_key, require_key_or_dashboard
 from realyield.api.errors import documented
 from realyield.api.jobs import JobKind, JobRecord
 from realyield.api.state import app_state
 from realyield.core.errors import NotFoundError
+from realyield.presentation import models as m
 
 router = APIRouter(tags=["jobs"])
 JobId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[0-9a-f]+$")]
@@ -62,9 +62,10 @@ async def cancel_job(request: Request, caller: Caller, job_id: JobId) -> JSONRes
     return JSONResponse(_out(await run_in_threadpool(runner.cancel, job_id, caller.key_id)))
 
 
-def job_routes(kind: JobKind, path: str) -> APIRouter:
+def job_routes(kind: JobKind, path: str, *, dashboard: bool = False) -> APIRouter:
     """``POST {path}`` submits a ``kind`` job (202 + Location of the poll route) and
-    ``GET {path}/{job_id}`` polls it with the kind's typed result."""
+    ``GET {path}/{job_id}`` polls it with the kind's typed result. Both need an API
+    key; with ``dashboard`` they also take the dashboard token (``auth``)."""
     typed: type[BaseModel] = create_model(  # the JobOut whose result is this kind's
         f"{kind.result.__name__}Job",
         __base__=m.JobOut,
@@ -74,7 +75,13 @@ def job_routes(kind: JobKind, path: str) -> APIRouter:
     kind_router = APIRouter(tags=["jobs"])
     summary = kind.description or f"Run a {kind.name} job."
 
-    async def submit(request: Request, caller: Caller, params: params_model) -> JSONResponse:  # type: ignore[valid-type]
+    who = require_key_or_dashboard if dashboard else require_key
+
+    async def submit(
+        request: Request,
+        params: params_model,  # type: ignore[valid-type]
+        caller: Principal = Depends(who),  # noqa: B008
+    ) -> JSONResponse:
         state = app_state(request)
         if kind.check is not None:
             await run_in_threadpool(kind.check, state, params)
@@ -83,7 +90,11 @@ def job_routes(kind: JobKind, path: str) -> APIRouter:
             _out(record), status_code=202, headers={"Location": f"{path}/{record.id}"}
         )
 
-    async def poll(request: Request, caller: Caller, job_id: JobId) -> JSONResponse:
+    async def poll(
+        request: Request,
+        job_id: JobId,
+        caller: Principal = Depends(who),  # noqa: B008
+    ) -> JSONResponse:
         runner = app_state(request).jobs
         record = await run_in_threadpool(runner.get, job_id, caller.key_id)
         if record.kind != kind.name:

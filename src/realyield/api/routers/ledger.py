@@ -12,12 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import Field
 
-from realyield.api import models as m
 from realyield.api.auth import Principal, require_key
 from realyield.api.errors import documented
 from realyield.api.state import app_state
 from realyield.portfolio import service
 from realyield.portfolio.imports import import_text
+from realyield.presentation import models as m
 
 router = APIRouter(tags=["ledger"])
 Caller = Annotated[Principal, Depends(require_key)]

@@ -7,9 +7,9 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from realyield.api import models as m
 from realyield.api.metrics import CONTENT_TYPE
 from realyield.api.state import app_state
+from realyield.presentation import models as m
 
 router = APIRouter(tags=["service"])
 

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from realyield.api import models as m
-from realyield.api import views
 from realyield.api.errors import documented
 from realyield.api.state import cached_json
+from realyield.presentation import models as m
+from realyield.presentation import views
 from realyield.scoring.screener import SORTS, ScreenerQuery
 
 router = APIRouter(tags=["opportunities"])

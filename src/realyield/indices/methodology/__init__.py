@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from realyield.core.errors import ConfigError
 from realyield.indices.methodology.definition import IndexDefinition
+from realyield.indices.methodology.describe import describe_rules
 from realyield.indices.methodology.export import definition_to_dict, definition_to_toml
 from realyield.indices.methodology.parse import parse_definition, parse_toml
 from realyield.indices.methodology.records import (
@@ -67,6 +68,7 @@ __all__ = [
     "definition",
     "definition_to_dict",
     "definition_to_toml",
+    "describe_rules",
     "load_definition",
     "packaged_definitions",
     "parse_definition",
@@ -100,7 +102,9 @@ def check_references(
 
     Every component index and regime fallback must exist; a composite's largest
     possible holding (component weight x that component's single cap) must fit under
-    its own single cap, its components' minimum counts must reach its minimum; and no
+    its own single cap, its minimum weight (as a share of each component) under each
+    component's single cap, its components' minimum counts must reach its minimum; a
+    basket's ``staking_routes`` must name an index with ``[staking]`` rules; and no
     index may hold itself through others.
 
     Raises:
@@ -111,13 +115,27 @@ def check_references(
     targets = [(f"{key}.index", c.index) for key, c in refs if c.index is not None]
     if defn.regime is not None:
         targets.append(("regime.fallback", defn.regime.fallback))
-    for key, name in targets:
+    routes = [(f"{key}.staking_routes", c.staking_routes) for key, c in refs if c.staking_routes]
+    for key, name in targets + routes:
         if name not in known:
             raise RuleError(
                 key, name, f"unknown index; known: {', '.join(sorted(known))}", source=source
             )
+    for key, name in routes:
+        if known[name].staking is None:
+            raise RuleError(key, name, "must name an index with [staking] rules", source=source)
     counted = 0
+    floor = defn.weighting.min_weight
     for key, comp in refs:
+        single = comp.max_single if comp.index is None else known[comp.index].caps.single
+        if floor / comp.weight > single + 1e-9:
+            raise RuleError(
+                "weighting.min_weight",
+                floor,
+                f"is {floor / comp.weight:.4g} of component {comp.name}, above the "
+                f"{single:g} its single cap allows",
+                source=source,
+            )
         if comp.index is None:
             counted += len(comp.assets)
             continue

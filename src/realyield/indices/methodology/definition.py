@@ -9,6 +9,7 @@ possible. Checks involving other indices are in ``check_references``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from realyield.indices.methodology import rules as r
@@ -109,10 +110,18 @@ class IndexDefinition:
                 self.eligibility.min_market_cap_usd,
                 "a staking index takes its floor from staking.min_market_cap_usd",
             )
-        for name, default in (("weighting", Weighting()), ("eligibility", Eligibility())):
-            if self.components and getattr(self, name) != default:
+        # a composite sets only its minimum weight: the rest comes from its components
+        own_rules = (
+            ("weighting", dataclasses.replace(self.weighting, min_weight=0.0), Weighting()),
+            ("eligibility", self.eligibility, Eligibility()),
+        )
+        for name, value, default in own_rules:
+            if self.components and value != default:
+                extra = " (bar weighting.min_weight)" if name == "weighting" else ""
                 raise RuleError(
-                    name, r.TABLE, f"a composite takes its {name} from its components; leave it out"
+                    name,
+                    r.TABLE,
+                    f"a composite takes its {name} from its components{extra}; leave it out",
                 )
         if (self.basket or self.staking) and self.weighting.method != "market_cap":
             raise RuleError(

@@ -204,7 +204,13 @@ class Basket:
 
 @dataclass(frozen=True, slots=True)
 class Component:
-    """One part of a composite: another index by name, or a basket of assets."""
+    """One part of a composite: another index by name, or a basket of assets.
+
+    ``staking_routes`` names an index with ``[staking]`` rules (``large-cap-staking``):
+    a basket asset that is a proof-of-stake network is then held through the staking
+    route those rules choose, not as the bare token (assets without a route, such as
+    Bitcoin, stay held as they are).
+    """
 
     name: str
     weight: float
@@ -212,6 +218,7 @@ class Component:
     assets: tuple[str, ...] = ()
     weighting: str = "market_cap"
     single_cap: float | None = None
+    staking_routes: str | None = None
 
     def __post_init__(self) -> None:
         r.slug("name", self.name)
@@ -224,6 +231,12 @@ class Component:
             r.slug("index", self.index)
             if self.single_cap is not None:
                 raise RuleError("single_cap", self.single_cap, "applies to asset baskets only")
+            if self.staking_routes is not None:
+                raise RuleError(
+                    "staking_routes", self.staking_routes, "applies to asset baskets only"
+                )
+        if self.staking_routes is not None:
+            r.slug("staking_routes", self.staking_routes)
         if self.single_cap is not None:
             set_field(self, "single_cap", r.fraction("single_cap", self.single_cap))
             if self.single_cap * len(self.assets) < 1.0 - r.SUM_TOLERANCE:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from realyield.core.errors import ConfigError
 from realyield.core.model import ASSET_CATEGORIES, OPPORTUNITY_KINDS
-from realyield.sources.staking import STAKING_ROUTES
+from realyield.reference.staking import STAKING_ROUTES
 
 FAMILIES: Final = (
     "large-cap-staking",

@@ -17,19 +17,20 @@ from sqlalchemy import Engine
 
 from realyield.core.errors import ConfigError, DataError
 from realyield.portfolio.imports import cointracker, generic, koinly, rotki
-from realyield.portfolio.imports.base import (
-    ImportReport,
-    Parsed,
-    Problem,
-    file_digest,
-    write_events,
-)
+from realyield.portfolio.imports.base import ImportReport, Parsed, Problem, file_digest
+from realyield.portfolio.imports.writer import write_events
 from realyield.portfolio.pricing import AssetIds, PriceBook
 
 
 class Parser(Protocol):
     def __call__(
-        self, lines: Iterable[str], *, source: str, account: str, fiat: str
+        self,
+        lines: Iterable[str],
+        *,
+        source: str,
+        account: str,
+        fiat: str,
+        decimal_comma: bool = False,
     ) -> Iterator[Parsed]: ...
 
 
@@ -63,8 +64,15 @@ def import_file(
     max_price_age_days: float = 3.0,
     batch_size: int = 5000,
     on_batch: Callable[[ImportReport], None] | None = None,
+    decimal_comma: bool = False,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Import a file into the ledger; importing the same file again changes nothing.
+
+    A row that cannot be read, valued or stored is rejected alone (``report.rejected``
+    names its row, column and reason) and the rest imports. ``decimal_comma`` reads
+    ``1.234,56`` as 1234.56 (otherwise such numbers are refused, never misread);
+    ``dry_run`` reports what would be imported and writes nothing.
 
     Raises:
         ConfigError: unknown format.
@@ -87,7 +95,11 @@ def import_file(
                 max_price_age_days=max_price_age_days,
                 batch_size=batch_size,
                 on_batch=on_batch,
+                decimal_comma=decimal_comma,
+                dry_run=dry_run,
             )
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8 CSV") from exc
 
@@ -102,6 +114,8 @@ def import_text(
     fiat: str = "USD",
     max_price_age_days: float = 3.0,
     batch_size: int = 5000,
+    decimal_comma: bool = False,
+    dry_run: bool = False,
 ) -> ImportReport:
     """``import_file`` for CSV text already in memory (an API upload).
 
@@ -122,6 +136,8 @@ def import_text(
         max_price_age_days=max_price_age_days,
         batch_size=batch_size,
         on_batch=None,
+        decimal_comma=decimal_comma,
+        dry_run=dry_run,
     )
 
 
@@ -138,10 +154,13 @@ def _import_lines(
     max_price_age_days: float,
     batch_size: int,
     on_batch: Callable[[ImportReport], None] | None,
+    decimal_comma: bool,
+    dry_run: bool,
 ) -> ImportReport:
+    rows = parse(lines, source=fmt, account=account, fiat=fiat.upper(), decimal_comma=decimal_comma)
     return write_events(
         engine,
-        parse(lines, source=fmt, account=account, fiat=fiat.upper()),
+        rows,
         ImportReport(format=fmt, origin=origin),
         source=fmt,
         account=account,
@@ -150,6 +169,7 @@ def _import_lines(
         ids=AssetIds.from_store(engine),
         batch_size=batch_size,
         on_batch=on_batch,
+        dry_run=dry_run,
     )
 
 

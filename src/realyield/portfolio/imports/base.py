@@ -1,11 +1,11 @@
-"""What every importer shares: cell parsing with row-precise errors, and the batched,
-crash-safe, idempotent writer.
+"""What every importer shares: rows read one by one, each either an event or a
+``Problem`` naming its row, column and reason, and the counts of an import.
 
-Why batches in transactions: an import of a million rows must not hold one giant
-transaction, yet a crash (even SIGKILL) must never leave half an event or half a
-batch. Each batch of events is valued, inserted with ``ON CONFLICT DO NOTHING`` and
-counted on its import run inside one transaction; a killed process loses at most the
-batch in flight, and running the same import again inserts exactly what is missing.
+Why per row: one malformed or absurd row (an amount of ``1E+999999``, a date in year
+1, a NUL in a note, a field of 200,000 characters) must never stop the rows around it.
+The CSV reader, the cell parsers and the event's own validation each turn a failure
+into a ``Problem`` for that row; the writer (``writer.write_events``) does the same for
+a row that cannot be valued or stored. The rest imports.
 """
 
 from __future__ import annotations
@@ -14,64 +14,128 @@ import csv
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Engine
+from realyield.core.errors import DataError, FieldError, RecordError, shown_value
+from realyield.core.parsing import (
+    AMOUNT_BOUNDS,
+    Bounds,
+    check_text,
+    parse_decimal,
+    parse_timestamp,
+)
+from realyield.portfolio.events import LedgerEvent
 
-from realyield.core.errors import DataError, RecordError
-from realyield.portfolio import ledger
-from realyield.portfolio.events import MOVE_KINDS, LedgerEvent
-from realyield.portfolio.pricing import AssetIds, PriceBook, value_event
+#: How many rejected rows a report keeps with their reasons (the count is always exact).
+KEEP_PROBLEMS: Final = 1000
+#: Longest text cell (a name, label or note); longer is refused, not cut.
+TEXT_LIMIT: Final = 2000
+#: A fiat value of one event, in the ledger's fiat: 1e15 leaves room for currencies of
+#: small units (1e13 USD, more than all crypto, is about 1.5e15 JPY).
+FIAT_VALUE_BOUNDS: Final = Bounds(0.0, 1e15, "fiat value of one event", "fiat_value")
 
 
 class RowError(DataError):
     """One input row could not become an event."""
 
-    def __init__(self, row: int, message: str) -> None:
+    def __init__(self, row: int, message: str, column: str | None = None) -> None:
         self.row = row
-        super().__init__(f"row {row}: {message}")
+        self.column = column
+        self.message = message
+        where = f"row {row}" + (f", column {column!r}" if column else "")
+        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)
 class Problem:
+    """A rejected row: its number in the file (the header is row 1), the column at
+    fault when one is, and why."""
+
     row: int
     message: str
+    column: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "message": self.message}
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+    def describe(self, origin: str = "") -> str:
+        """``file row 7, column 'Amount': reason`` (what a user reads)."""
+        where = f"{origin} row {self.row}".strip()
+        if self.column:
+            where += f", column {self.column!r}"
+        return f"{where}: {self.message}"
 
 
-Parsed = LedgerEvent | Problem
+@dataclass(frozen=True, slots=True)
+class RowEvent:
+    """An event read from row ``row`` (kept so a later failure names the row)."""
+
+    row: int
+    event: LedgerEvent
+
+
+Parsed = RowEvent | Problem
 
 
 @dataclass
 class ImportReport:
-    """What an import did. ``inserted + duplicates == events``; rejected rows are listed."""
+    """What an import did (or, with ``dry_run``, would do).
+
+    ``rows == inserted + duplicates + rejected_count``: every row read is either a new
+    event, an event already stored (same key), or rejected with its reason. ``status``
+    is ``ok`` (nothing rejected), ``partial`` (some rows rejected) or ``failed`` (no
+    row could be imported, including an empty file); only ``failed`` is an error.
+    """
 
     format: str
     origin: str
     import_id: int | None = None
     rows: int = 0
-    events: int = 0
     inserted: int = 0
     duplicates: int = 0
     rejected: list[Problem] = field(default_factory=list)
+    rejected_count: int = 0
     old_prices: int = 0
     unpriced: int = 0
+    dry_run: bool = False
+
+    @property
+    def events(self) -> int:
+        """Rows that are events (new or already stored)."""
+        return self.inserted + self.duplicates
+
+    @property
+    def status(self) -> str:
+        if self.events == 0:
+            return "failed"
+        return "partial" if self.rejected_count else "ok"
+
+    def reject(self, problem: Problem) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < KEEP_PROBLEMS:
+            self.rejected.append(problem)
+
+    def first_reasons(self, n: int = 3) -> str:
+        """The first ``n`` rejections as one line (for the import run's record)."""
+        shown = "; ".join(p.describe() for p in self.rejected[:n])
+        more = self.rejected_count - min(n, len(self.rejected))
+        return shown + (f"; and {more:,} more" if more > 0 else "")
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "format": self.format,
             "origin": self.origin,
             "import_id": self.import_id,
+            "status": self.status,
+            "dry_run": self.dry_run,
             "rows": self.rows,
             "events": self.events,
             "inserted": self.inserted,
             "duplicates": self.duplicates,
-            "rejected": len(self.rejected),
+            "rejected": self.rejected_count,
             "problems": [p.as_dict() for p in self.rejected[:20]],
             "old_prices": self.old_prices,
             "unpriced": self.unpriced,
@@ -82,43 +146,60 @@ class ImportReport:
 
 
 class Cells:
-    """One CSV row with typed accessors that raise ``RowError`` naming row and column."""
+    """One CSV row with typed accessors. Every cell goes through ``core.parsing`` (the
+    one parser of every importer): a bad cell raises its ``FieldError`` (column, value,
+    reason), which ``guarded`` turns into this row's ``Problem``."""
 
-    __slots__ = ("number", "row")
+    __slots__ = ("decimal_comma", "number", "row")
 
-    def __init__(self, number: int, row: Mapping[str, str | None]) -> None:
+    def __init__(
+        self, number: int, row: Mapping[str, str | None], *, decimal_comma: bool = False
+    ) -> None:
         self.number = number
         self.row = row
+        self.decimal_comma = decimal_comma
 
-    def text(self, column: str) -> str | None:
-        value = self.row.get(column)
-        if value is None:
-            return None
-        value = value.strip()
-        return value or None
+    def text(self, column: str, *, max_len: int = TEXT_LIMIT) -> str | None:
+        """Stripped text or None; control characters and over-long text are refused."""
+        return check_text(self.row.get(column), column=column, max_len=max_len)
 
-    def required(self, column: str) -> str:
-        value = self.text(column)
+    def required(self, column: str, *, max_len: int = TEXT_LIMIT) -> str:
+        value = self.text(column, max_len=max_len)
         if value is None:
-            raise RowError(self.number, f"{column!r} is empty")
+            raise RowError(self.number, "is empty", column)
         return value
 
-    def decimal(self, column: str, *, allow_negative: bool = False) -> Decimal | None:
-        text = self.text(column)
-        if text is None:
-            return None
-        try:
-            value = Decimal(text.replace(",", "") if "." in text else text)
-        except InvalidOperation:
-            raise RowError(self.number, f"{column} = {text!r} is not a number") from None
-        if not value.is_finite():
-            raise RowError(self.number, f"{column} = {text!r} is not a finite number")
-        if value < 0 and not allow_negative:
-            raise RowError(self.number, f"{column} = {text!r} is negative")
+    def decimal(self, column: str, *, bounds: Bounds = AMOUNT_BOUNDS) -> Decimal | None:
+        """A non-negative exact amount (``bounds`` says what is plausible), or None."""
+        value = parse_decimal(
+            self.row.get(column), column=column, decimal_comma=self.decimal_comma, bounds=bounds
+        )
+        if value is not None and value < 0:
+            raise RowError(
+                self.number, f"{shown_value(self.row.get(column))!r} is negative", column
+            )
         return value
 
-    def fail(self, message: str) -> RowError:
-        return RowError(self.number, message)
+    def value(self, column: str) -> Decimal | None:
+        """A fiat value (``FIAT_VALUE_BOUNDS``), or None."""
+        return self.decimal(column, bounds=FIAT_VALUE_BOUNDS)
+
+    def time(self, column: str, layouts: Sequence[str] = ()) -> datetime:
+        """The row's UTC instant: ``layouts`` (``strptime`` patterns of a vendor's own
+        date layout) are tried first, then ``parse_timestamp`` (ISO 8601, epochs), which
+        also checks the plausible dates. A trailing `` UTC`` is dropped; times without
+        an offset are UTC (every supported format documents UTC)."""
+        raw = self.required(column, max_len=64)
+        text = raw[:-4].rstrip() if raw.upper().endswith(" UTC") else raw
+        for layout in layouts:
+            try:
+                return parse_timestamp(datetime.strptime(text, layout), column=column)
+            except ValueError:
+                continue
+        return parse_timestamp(text, column=column)
+
+    def fail(self, message: str, column: str | None = None) -> RowError:
+        return RowError(self.number, message, column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,38 +245,25 @@ def two_sided(
     raise cells.fail("neither a received nor a sent amount with its currency")
 
 
-def parse_utc(text: str, formats: Sequence[str], row: int, column: str) -> datetime:
-    """A UTC instant from ``text`` in the first matching format (ISO 8601 otherwise).
-
-    Times without an offset are taken as UTC (every supported format documents UTC).
-    """
-    cleaned = text.strip()
-    if cleaned.endswith(" UTC"):
-        cleaned = cleaned[:-4]
-    for fmt in formats:
-        try:
-            parsed = datetime.strptime(cleaned, fmt)
-            break
-        except ValueError:
-            continue
-    else:
-        try:
-            parsed = datetime.fromisoformat(cleaned)
-        except ValueError:
-            raise RowError(row, f"{column} = {text!r} is not a date and time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def csv_rows(lines: Iterable[str], required: Sequence[str], fmt: str) -> Iterator[Cells]:
+def csv_rows(
+    lines: Iterable[str], required: Sequence[str], fmt: str, *, decimal_comma: bool = False
+) -> Iterator[Cells | Problem]:
     """Rows of a CSV with a header, checking the required columns are present.
 
+    A row the CSV reader itself cannot read (a field over the reader's 131,072
+    character limit) becomes a ``Problem`` and reading goes on with the next row. Row
+    numbers count records, the header being row 1 (what a spreadsheet shows).
+
     Raises:
-        DataError: empty file, or a required column missing (names what is there).
+        DataError: empty file, an unreadable header, or a required column missing
+            (names what is there).
     """
     reader = csv.DictReader(lines)
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        names = reader.fieldnames or []
+    except csv.Error as exc:
+        raise DataError(f"the {fmt} file's header row cannot be read: {exc}") from None
+    header = [h.strip() for h in names]
     if not header:
         raise DataError(f"the {fmt} file is empty: expected a header row")
     reader.fieldnames = header
@@ -203,23 +271,43 @@ def csv_rows(lines: Iterable[str], required: Sequence[str], fmt: str) -> Iterato
     if missing:
         raise DataError(
             f"not a {fmt} file: missing column(s) {', '.join(missing)}; the header has "
-            f"{', '.join(header)}. Check --format (see docs/ledger.md)."
+            f"{', '.join(shown_value(h, 40) for h in header[:30])}. Check --format "
+            "(see docs/ledger.md)."
         )
-    for number, row in enumerate(reader, start=2):
+    number = 1
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Problem(number, f"the CSV reader cannot read this row ({exc}); fix the row")
+            continue
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue
-        yield Cells(number, row)
+        yield Cells(number, row, decimal_comma=decimal_comma)
 
 
-def guarded(cells: Iterable[Cells], build: Callable[[Cells], LedgerEvent]) -> Iterator[Parsed]:
-    """Apply ``build`` to each row, turning a bad row into a ``Problem`` (never fatal)."""
-    for row in cells:
+def guarded(
+    rows: Iterable[Cells | Problem], build: Callable[[Cells], LedgerEvent]
+) -> Iterator[Parsed]:
+    """Apply ``build`` to each row, turning a bad row into a ``Problem`` (never fatal:
+    a malformed cell, an invalid event, an arithmetic overflow)."""
+    for row in rows:
+        if isinstance(row, Problem):
+            yield row
+            continue
         try:
-            yield build(row)
+            yield RowEvent(row.number, build(row))
         except RowError as exc:
-            yield Problem(exc.row, str(exc).split(": ", 1)[1])
+            yield Problem(exc.row, exc.message, exc.column)
+        except FieldError as exc:
+            yield Problem(row.number, f"'{exc.value}' {exc.reason}", exc.column)
         except RecordError as exc:
-            yield Problem(row.number, str(exc))
+            yield Problem(row.number, f"event {exc.field} {shown_value(exc.value)}: {exc.problem}")
+        except (DataError, ArithmeticError, ValueError) as exc:
+            yield Problem(row.number, shown_value(str(exc), 300))
 
 
 def file_digest(path: Path) -> str:
@@ -228,72 +316,3 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-# -- the writer --------------------------------------------------------------------------
-
-
-def write_events(
-    engine: Engine,
-    parsed: Iterable[Parsed],
-    report: ImportReport,
-    *,
-    source: str,
-    account: str,
-    digest: str | None,
-    book: PriceBook,
-    ids: AssetIds,
-    batch_size: int = 5000,
-    on_batch: Callable[[ImportReport], None] | None = None,
-) -> ImportReport:
-    """Value and store ``parsed`` events in batches (see the module docstring).
-
-    Raises:
-        DataError: ``batch_size`` < 1.
-        StoreError / SQLAlchemy errors: the database failed (the batch in flight is
-            rolled back; earlier batches stay, and a re-run completes the import).
-    """
-    if batch_size < 1:
-        raise DataError(f"batch size {batch_size} must be >= 1")
-    import_id = ledger.start_import(
-        engine, source=source, account=account, origin=report.origin, digest=digest
-    )
-    report.import_id = import_id
-    pending: list[LedgerEvent] = []
-    limit_s = book.max_age.total_seconds()
-
-    def flush() -> None:
-        with engine.begin() as conn:
-            known = ledger.stored_keys(conn, pending)
-            fresh = [e for e in pending if (e.source, e.account, e.key) not in known]
-            valued = [value_event(e, book, ids) for e in fresh]
-            inserted = ledger.insert_events(conn, valued, import_id=import_id)
-            ledger.record_batch(conn, import_id, len(pending), inserted)
-        for e in valued:
-            if e.value is None and e.kind not in MOVE_KINDS:
-                report.unpriced += 1
-            elif e.price_age_s is not None and e.price_age_s > limit_s:
-                report.old_prices += 1
-        report.inserted += inserted
-        report.duplicates += len(pending) - inserted
-        pending.clear()
-        if on_batch is not None:
-            on_batch(report)
-
-    try:
-        for item in parsed:
-            report.rows += 1
-            if isinstance(item, Problem):
-                report.rejected.append(item)
-                continue
-            report.events += 1
-            pending.append(item)
-            if len(pending) >= batch_size:
-                flush()
-        if pending:
-            flush()
-    except BaseException:
-        ledger.finish_import(engine, import_id, "failed")
-        raise
-    ledger.finish_import(engine, import_id, "done")
-    return report

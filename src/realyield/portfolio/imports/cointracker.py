@@ -19,7 +19,6 @@ from realyield.portfolio.imports.base import (
     Parsed,
     csv_rows,
     guarded,
-    parse_utc,
     two_sided,
 )
 
@@ -63,11 +62,18 @@ TAGS: Final = {
 }
 
 
-def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+def parse(
+    lines: Iterable[str],
+    *,
+    source: str,
+    account: str,
+    fiat: str,
+    decimal_comma: bool = False,
+) -> Iterator[Parsed]:
     """Events (or row problems) from a CoinTracker CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
-        time = parse_utc(cells.required("Date"), DATE_FORMATS, cells.number, "Date")
+        time = cells.time("Date", DATE_FORMATS)
         got, got_cur = cells.decimal("Received Quantity"), cells.text("Received Currency")
         sent, sent_cur = cells.decimal("Sent Quantity"), cells.text("Sent Currency")
         fee, fee_cur = cells.decimal("Fee Amount"), cells.text("Fee Currency")
@@ -96,4 +102,5 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
             note=f"CoinTracker tag {tag}" if tag else None,
         )
 
-    return guarded(csv_rows(lines, COLUMNS, "CoinTracker CSV"), build)
+    rows = csv_rows(lines, COLUMNS, "CoinTracker CSV", decimal_comma=decimal_comma)
+    return guarded(rows, build)

@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
 from typing import Final
 
 from sqlalchemy import Engine
 
+from realyield.core.errors import DataError, RecordError, shown_value
+from realyield.core.parsing import AMOUNT_BOUNDS, parse_decimal, parse_timestamp
 from realyield.exchange import ExchangeClient
-from realyield.exchange.history import AccountTrade, LedgerEntry
+from realyield.exchange.history import AccountTrade, Fee, LedgerEntry
 from realyield.portfolio.events import LedgerEvent
-from realyield.portfolio.imports.base import ImportReport, Parsed, Problem, write_events
+from realyield.portfolio.imports.base import ImportReport, Parsed, Problem, RowEvent
+from realyield.portfolio.imports.writer import write_events
 from realyield.portfolio.pricing import AssetIds, PriceBook
 
 _STAKED_SUFFIX = re.compile(r"\.(S|M|B|F|P)$")
@@ -41,21 +46,38 @@ def asset_code(code: str) -> str:
 
 
 def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    """ccxt's millisecond timestamp as UTC (``FieldError`` when out of range)."""
+    return parse_timestamp(ms, column="timestamp", unit="ms")
+
+
+def _qty(value: Decimal, column: str) -> Decimal:
+    """An exchange quantity within the plausible amounts (``FieldError`` otherwise), so
+    an absurd figure from an exchange is rejected like one from a file."""
+    checked = parse_decimal(value, column=column, bounds=AMOUNT_BOUNDS)
+    assert checked is not None  # a Decimal is never blank
+    return checked
+
+
+def _fee(fee: Fee | None) -> tuple[str | None, Decimal | None]:
+    if fee is None:
+        return None, None
+    return asset_code(fee.currency), _qty(fee.cost, "fee")
 
 
 def trade_event(trade: AccountTrade, *, source: str, account: str, fiat: str) -> LedgerEvent:
     """A trade: a buy receives the base for the quote, a sell the quote for the base."""
     buy = trade.side == "buy"
+    amount, cost = _qty(trade.amount, "amount"), _qty(trade.cost, "cost")
+    fee_asset, fee_amount = _fee(trade.fee)
     return LedgerEvent(
         kind="trade",
         time=_time(trade.timestamp_ms),
         asset=asset_code(trade.base if buy else trade.quote),
-        amount=trade.amount if buy else trade.cost,
+        amount=amount if buy else cost,
         counter_asset=asset_code(trade.quote if buy else trade.base),
-        counter_amount=trade.cost if buy else trade.amount,
-        fee_asset=asset_code(trade.fee.currency) if trade.fee else None,
-        fee_amount=trade.fee.cost if trade.fee else None,
+        counter_amount=cost if buy else amount,
+        fee_asset=fee_asset,
+        fee_amount=fee_amount,
         key=f"trade:{trade.id}",
         source=source,
         account=account,
@@ -80,6 +102,35 @@ def ledger_kind(entry: LedgerEntry) -> str | None:
     return None
 
 
+def _entry_event(
+    entry: LedgerEntry, kind: str, *, source: str, account: str, fiat: str
+) -> LedgerEvent:
+    fee_asset, fee_amount = _fee(entry.fee)
+    return LedgerEvent(
+        kind=kind,
+        time=_time(entry.timestamp_ms),
+        asset=asset_code(entry.currency),
+        amount=_qty(entry.amount, "amount"),
+        fee_asset=fee_asset,
+        fee_amount=fee_amount,
+        key=f"ledger:{entry.id}",
+        source=source,
+        account=account,
+        fiat=fiat,
+        note=f"{entry.raw_type} {entry.reference_id or ''}".strip(),
+    )
+
+
+def _one(number: int, what: str, build: Callable[[], LedgerEvent]) -> Parsed:
+    """The event of one trade or entry, or a ``Problem`` naming it (never fatal)."""
+    try:
+        return RowEvent(number, build())
+    except RecordError as exc:
+        return Problem(number, f"{what}: {exc.field} {shown_value(exc.value)}: {exc.problem}")
+    except (DataError, ArithmeticError, ValueError) as exc:
+        return Problem(number, f"{what}: {shown_value(str(exc), 300)}")
+
+
 def events_from_history(
     trades: Iterable[AccountTrade],
     entries: Iterable[LedgerEntry],
@@ -89,35 +140,41 @@ def events_from_history(
     fiat: str,
     skipped: Counter[str],
 ) -> Iterator[Parsed]:
-    """Ledger events of an account's trades and ledger entries, in time order."""
-    events: list[LedgerEvent] = [
-        trade_event(t, source=source, account=account, fiat=fiat) for t in trades
-    ]
+    """Ledger events of an account's trades and ledger entries, in time order; a
+    trade or entry that cannot become an event (a zero amount, a timestamp out of
+    range) is a ``Problem`` numbered by its position (trades first, then entries)."""
+    items: list[Parsed] = []
+    number = 0
+    for t in trades:
+        number += 1
+        items.append(
+            _one(
+                number,
+                f"trade {shown_value(t.id, 40)}",
+                partial(trade_event, t, source=source, account=account, fiat=fiat),
+            )
+        )
     for entry in entries:
+        number += 1
         kind = ledger_kind(entry)
         if kind is None:
             skipped[entry.raw_type or entry.type or "unknown"] += 1
             continue
-        if entry.amount <= 0:
+        if entry.amount.is_finite() and entry.amount <= 0:
             skipped["zero amount"] += 1
             continue
-        events.append(
-            LedgerEvent(
-                kind=kind,
-                time=_time(entry.timestamp_ms),
-                asset=asset_code(entry.currency),
-                amount=entry.amount,
-                fee_asset=asset_code(entry.fee.currency) if entry.fee else None,
-                fee_amount=entry.fee.cost if entry.fee else None,
-                key=f"ledger:{entry.id}",
-                source=source,
-                account=account,
-                fiat=fiat,
-                note=f"{entry.raw_type} {entry.reference_id or ''}".strip(),
+        items.append(
+            _one(
+                number,
+                f"ledger entry {shown_value(entry.id, 40)}",
+                partial(_entry_event, entry, kind, source=source, account=account, fiat=fiat),
             )
         )
-    events.sort(key=lambda e: (e.time, e.key))
-    yield from events
+    good = sorted(
+        (i for i in items if isinstance(i, RowEvent)), key=lambda r: (r.event.time, r.event.key)
+    )
+    yield from (i for i in items if isinstance(i, Problem))
+    yield from good
 
 
 def sync_exchange(
@@ -136,7 +193,8 @@ def sync_exchange(
     Raises:
         SourceError / TemporarySourceError: the exchange failed (nothing is stored for
             a fetch that failed: fetching completes before writing).
-        DataError: a malformed trade or entry.
+        Nothing for a malformed trade or entry: it is rejected alone (the report
+        lists it) and the rest is stored.
     """
     exchange_id = client.exchange_id
     trades = client.fetch_my_trades(since)

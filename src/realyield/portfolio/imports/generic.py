@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from realyield.portfolio.events import LedgerEvent, content_key
-from realyield.portfolio.imports.base import Cells, Parsed, csv_rows, guarded, parse_utc
+from realyield.portfolio.imports.base import Cells, Parsed, csv_rows, guarded
 
 COLUMNS = (
     "time",
@@ -35,16 +35,23 @@ COLUMNS = (
 REQUIRED = ("time", "kind", "asset", "amount")
 
 
-def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+def parse(
+    lines: Iterable[str],
+    *,
+    source: str,
+    account: str,
+    fiat: str,
+    decimal_comma: bool = False,
+) -> Iterator[Parsed]:
     """Events (or row problems) from the lines of a generic CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
-        time = parse_utc(cells.required("time"), (), cells.number, "time")
+        time = cells.time("time")
         kind = cells.required("kind").lower()
         asset = cells.required("asset")
         amount = cells.decimal("amount")
         if amount is None:
-            raise cells.fail("'amount' is empty")
+            raise cells.fail("is empty", "amount")
         counter_asset = cells.text("counter_asset")
         counter_amount = cells.decimal("counter_amount")
         fee_asset = cells.text("fee_asset")
@@ -53,9 +60,10 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         if row_fiat != fiat:
             raise cells.fail(
                 f"fiat {row_fiat} differs from the ledger's fiat {fiat}: one ledger keeps "
-                "one fiat (set ledger_fiat, or convert the values)"
+                "one fiat (set ledger_fiat, or convert the values)",
+                "fiat",
             )
-        key = cells.text("key") or content_key(
+        key = cells.text("key", max_len=255) or content_key(
             kind,
             time.isoformat(),
             asset,
@@ -77,11 +85,12 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
             counter_amount=counter_amount,
             fee_asset=fee_asset,
             fee_amount=fee_amount,
-            value=cells.decimal("value"),
-            fee_value=cells.decimal("fee_value"),
+            value=cells.value("value"),
+            fee_value=cells.value("fee_value"),
             fiat=fiat,
-            opportunity=cells.text("opportunity"),
+            opportunity=cells.text("opportunity", max_len=200),
             note=cells.text("note"),
         )
 
-    return guarded(csv_rows(lines, REQUIRED, "generic ledger CSV"), build)
+    rows = csv_rows(lines, REQUIRED, "generic ledger CSV", decimal_comma=decimal_comma)
+    return guarded(rows, build)

@@ -18,7 +18,6 @@ from realyield.portfolio.imports.base import (
     Parsed,
     csv_rows,
     guarded,
-    parse_utc,
     two_sided,
 )
 
@@ -82,16 +81,23 @@ LABELS: Final = {
 }
 
 
-def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+def parse(
+    lines: Iterable[str],
+    *,
+    source: str,
+    account: str,
+    fiat: str,
+    decimal_comma: bool = False,
+) -> Iterator[Parsed]:
     """Events (or row problems) from a Koinly universal CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
-        time = parse_utc(cells.required("Date"), DATE_FORMATS, cells.number, "Date")
+        time = cells.time("Date", DATE_FORMATS)
         sent, sent_cur = cells.decimal("Sent Amount"), cells.text("Sent Currency")
         got, got_cur = cells.decimal("Received Amount"), cells.text("Received Currency")
         fee, fee_cur = cells.decimal("Fee Amount"), cells.text("Fee Currency")
         label = (cells.text("Label") or "").lower()
-        worth, worth_cur = cells.decimal("Net Worth Amount"), cells.text("Net Worth Currency")
+        worth, worth_cur = cells.value("Net Worth Amount"), cells.text("Net Worth Currency")
         legs = two_sided(
             cells,
             (got, got_cur),
@@ -119,4 +125,5 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
             note=cells.text("Description"),
         )
 
-    return guarded(csv_rows(lines, REQUIRED, "Koinly universal CSV"), build)
+    rows = csv_rows(lines, REQUIRED, "Koinly universal CSV", decimal_comma=decimal_comma)
+    return guarded(rows, build)

@@ -2,8 +2,9 @@
 
 Columns: ``Type, Location, Currency, Amount, Fee, Fee Currency, Description,
 Timestamp``; ``Type`` is one of Deposit, Withdrawal, Income, Loss, Spend, Staking;
-``Timestamp`` is UTC Unix milliseconds; ``Currency`` is a rotki asset identifier
-(``ETH``, or ``eip155:1/erc20:0x...`` for a token). ``Location`` becomes the account.
+``Timestamp`` is UTC Unix milliseconds (seconds are recognised by their magnitude);
+``Currency`` is a rotki asset identifier (``ETH``, or ``eip155:1/erc20:0x...`` for a
+token). ``Location`` becomes the account.
 
 Spend and Loss become withdrawals (the coins leave the holdings) with a note: a spend
 that was a taxable sale should be recorded as a trade to fiat.
@@ -12,9 +13,9 @@ that was a taxable sale should be recorded as a trade to fiat.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Final
 
+from realyield.core.parsing import parse_timestamp
 from realyield.portfolio.events import LedgerEvent, content_key
 from realyield.portfolio.imports.base import Cells, Parsed, csv_rows, guarded
 
@@ -53,7 +54,14 @@ def symbol_of(identifier: str) -> str:
     return KNOWN_TOKENS.get(identifier.strip().lower(), identifier.strip())
 
 
-def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iterator[Parsed]:
+def parse(
+    lines: Iterable[str],
+    *,
+    source: str,
+    account: str,
+    fiat: str,
+    decimal_comma: bool = False,
+) -> Iterator[Parsed]:
     """Events (or row problems) from a rotki generic events CSV."""
 
     def build(cells: Cells) -> LedgerEvent:
@@ -61,16 +69,16 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
         kind = TYPES.get(raw_type.lower())
         if kind is None:
             raise cells.fail(
-                f"Type {raw_type!r} is not one of {', '.join(t.title() for t in TYPES)}"
+                f"{raw_type!r} is not one of {', '.join(t.title() for t in TYPES)}", "Type"
             )
-        stamp = cells.required("Timestamp")
-        if not stamp.isdigit():
-            raise cells.fail(f"Timestamp {stamp!r} is not Unix milliseconds")
-        time = datetime.fromtimestamp(int(stamp) / 1000, UTC)
+        stamp = cells.required("Timestamp", max_len=64)
+        # The unit comes from the magnitude: rotki writes milliseconds, but a file
+        # edited by hand often has seconds, which read as ms would be January 1970.
+        time = parse_timestamp(stamp, column="Timestamp")
         currency = cells.required("Currency")
         amount = cells.decimal("Amount")
         if amount is None:
-            raise cells.fail("'Amount' is empty")
+            raise cells.fail("is empty", "Amount")
         fee, fee_cur = cells.decimal("Fee"), cells.text("Fee Currency")
         location = cells.required("Location").lower()
         description = cells.text("Description")
@@ -91,4 +99,5 @@ def parse(lines: Iterable[str], *, source: str, account: str, fiat: str) -> Iter
             note=note,
         )
 
-    return guarded(csv_rows(lines, REQUIRED, "rotki generic events CSV"), build)
+    rows = csv_rows(lines, REQUIRED, "rotki generic events CSV", decimal_comma=decimal_comma)
+    return guarded(rows, build)

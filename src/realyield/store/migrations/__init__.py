@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from realyield.core.errors import StoreError
 from realyield.store import schema
@@ -74,6 +74,25 @@ def _v5_ledger_tables(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _v6_ledger_import_owner(conn: Connection) -> None:
+    """Import runs record who runs them (host, pid), their last sign of life and the
+    rows they rejected, so a killed run can be told from a live one and marked
+    ``interrupted``. Frozen DDL of its own; adds only the columns a database lacks
+    (a database created at v5 by this version's code already has them)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("ledger_imports")}
+    added = (
+        ("rejected", "INTEGER NOT NULL DEFAULT 0"),
+        ("host", "VARCHAR(255)"),
+        ("pid", "INTEGER"),
+        ("pid_started", "FLOAT"),
+        ("heartbeat_at", "VARCHAR(32)"),
+        ("message", "TEXT"),
+    )
+    for name, ddl in added:
+        if name not in columns:
+            conn.execute(text(f"ALTER TABLE ledger_imports ADD COLUMN {name} {ddl}"))
+
+
 #: (version, description, step). Append only; never edit a released step.
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "opportunities, apy_history, assets, prices", _v1_initial),
@@ -81,6 +100,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (3, "alerts, alert deliveries, order journal, paper balances", _v3_monitor_and_execution),
     (4, "api_keys and api_jobs (REST API)", _v4_api_keys_and_jobs),
     (5, "portfolio ledger: events, imports, methods per tax year", _v5_ledger_tables),
+    (6, "ledger import runs: host, pid, heartbeat, rejected rows", _v6_ledger_import_owner),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -390,6 +390,9 @@ function reviewPage() {
 function portfolioPage() {
   const ledger = pageData().ledger;
   if (!ledger) return;
+  // the year picker reloads the page (no inline handler: the CSP allows no inline script)
+  const years = document.getElementById("year-form");
+  years.elements.year.addEventListener("change", () => years.submit());
   const cost = {};
   for (const h of ledger.holdings) if (Number(h.cost) > 0) cost[h.asset] = Number(h.cost);
   ryDonut("holdings-donut", "Holdings by cost basis", cost);
