@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from realyield.cli.common import (
     JsonOpt,
@@ -18,6 +19,7 @@ from realyield.cli.common import (
     session,
 )
 from realyield.core.errors import ConfigError
+from realyield.sources.tabular import parse_column_map
 from realyield.universe import build
 from realyield.universe.repository import SNAPSHOT_SOURCE, stored_sources, table_counts
 
@@ -60,9 +62,25 @@ def data_import(
     ] = None,
     asset: Annotated[str | None, typer.Option(help="Asset id for a one-asset price file.")] = None,
     as_of: Annotated[str | None, typer.Option(help="Date of a pools dump (YYYY-MM-DD).")] = None,
+    decimal_comma: Annotated[
+        bool,
+        typer.Option(
+            "--decimal-comma", help="Numbers use a decimal comma and '.' thousands (1.234,56)."
+        ),
+    ] = False,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="Map your columns: TARGET=COLUMN,... e.g. date=Date,price=Adj_Close"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import pools, prices or an APY history from a file; bad rows reported by row number."""
+    """Import pools, prices or an APY history from a file; bad rows reported by row number.
+
+    Exit status 1 when the file has no good row or cannot be read (2 for a bad option).
+    """
     with session() as (_settings, engine):
         try:
             day = date.fromisoformat(as_of) if as_of else None
@@ -77,11 +95,52 @@ def data_import(
             apy_unit=apy_unit,
             opportunity_id=series_id,
             asset_id=asset,
+            decimal_comma=decimal_comma,
+            columns=parse_column_map(columns) if columns else None,
+            dry_run=dry_run,
         )
     if as_json:
         emit_json(result.as_dict())
     else:
-        print_result(result)
+        _print_import(result, file.name)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+def _print_import(result: build.LoadResult, name: str) -> None:
+    """An import's summary: status, counts, why rows were skipped (file, row, column),
+    and what it replaced in the store (or would, with --dry-run)."""
+    colour = {"ok": "green", "dry-run": "cyan"}.get(result.status, "red")
+    console.print(
+        f"[bold {colour}]{name}: {result.status}[/] - {escape(result.message)}", highlight=False
+    )
+    report = result.report
+    if report is not None:
+        console.print(
+            f"  read {report.rows_seen:,} rows: accepted {report.accepted:,}, "
+            f"rejected {report.rejected_total:,}, duplicates resolved {report.duplicates:,}",
+            highlight=False,
+        )
+        for reason, count in report.rejected.most_common():
+            console.print(f"    skipped {count:,} x {reason}", highlight=False)
+        for reason, count in report.repaired.most_common():
+            console.print(f"    repaired {count:,} x {reason}", highlight=False)
+        for problem in report.problems[:5]:
+            console.print(
+                f"    e.g. {escape(f'{name} {problem.where}: {problem.detail}')}", highlight=False
+            )
+    if result.changes is not None:
+        verb = "would change" if result.status == "dry-run" else "changed"
+        console.print(
+            f"  {escape(result.changes.summary()).replace('changed', verb)}", highlight=False
+        )
+        for change in result.changes.examples:
+            console.print(f"    {escape(str(change))}", highlight=False)
+    if result.written:
+        console.print(
+            "  stored " + ", ".join(f"{v:,} {k}" for k, v in result.written.items()),
+            highlight=False,
+        )
 
 
 #: What ``data status`` says of the bundled snapshot, so nobody takes it for market data.

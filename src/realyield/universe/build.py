@@ -10,9 +10,9 @@ stored data, and falls back to the bundled snapshot only when the store holds no
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,9 @@ from realyield.sources.defillama import DefiLlamaClient, Limits
 from realyield.sources.http import CircuitBreaker, HttpSource, TokenBucket
 from realyield.sources.sanitize import IngestReport
 from realyield.sources.staking import staking_opportunities
+from realyield.sources.tabular import sniff_delimiter
 from realyield.store import records, schema
+from realyield.universe import import_changes
 from realyield.universe.repository import SNAPSHOT_SOURCE, stored_sources
 
 #: progress(task description, done, total)
@@ -43,6 +45,8 @@ Progress = Callable[[str, int, int], None]
 LIVE_SOURCES = ("defillama", "coingecko", "exchange")
 ALL_SOURCES = (*LIVE_SOURCES, SNAPSHOT_SOURCE)
 FILE_KINDS = ("pools", "prices", "apy-history")
+#: Close-only price columns (Yahoo's ``Adj Close`` and its underscore spelling).
+CLOSE_COLUMNS = ("adj close", "adj_close", "adjclose", "adj. close")
 EXCHANGE_ASSET_IDS = {
     "BTC": "bitcoin",
     "XBT": "bitcoin",
@@ -75,6 +79,7 @@ class LoadResult:
     written: dict[str, int] = field(default_factory=dict)
     as_of: datetime | None = None
     fallback: LoadResult | None = None
+    changes: import_changes.ImportChanges | None = None  # file imports: what they replace
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +90,7 @@ class LoadResult:
             "written": self.written,
             "report": self.report.as_dict() if self.report else None,
             "fallback": self.fallback.as_dict() if self.fallback else None,
+            "changes": self.changes.as_dict() if self.changes else None,
         }
 
 
@@ -372,8 +378,9 @@ def refresh(
     return result
 
 
-def detect_file_kind(path: Path) -> str:
-    """Guess ``pools``, ``prices`` or ``apy-history`` from a file's first line.
+def detect_file_kind(path: Path, columns: Mapping[str, str] | None = None) -> str:
+    """Guess ``pools``, ``prices`` or ``apy-history`` from a file's first line (and the
+    target names of a ``--columns`` mapping).
 
     Raises:
         DataError: unreadable file, or columns that fit no known layout.
@@ -383,16 +390,21 @@ def detect_file_kind(path: Path) -> str:
     if head in ("{", "["):
         return "pools"
     first = text.splitlines()[0].lower().replace('"', "")
-    columns = {c.strip() for c in first.split(",")}
-    if columns & {"price", "price_usd", "column_1", "open", "close"}:
+    columns_found = {c.strip() for c in first.split(sniff_delimiter(first))}
+    columns_found |= set(columns or {})
+    if columns_found & {"price", "price_usd", "column_1", "open", "close", *CLOSE_COLUMNS}:
         return "prices"
-    if "apy" in columns and columns & {"date", "timestamp"} and not columns & {"dt", "exposure"}:
+    if (
+        "apy" in columns_found
+        and columns_found & {"date", "timestamp"}
+        and not columns_found & {"dt", "exposure"}
+    ):
         return "apy-history"
-    if columns & {"pool", "poolid", "pool_id"}:
+    if columns_found & {"pool", "poolid", "pool_id"}:
         return "pools"
     raise DataError(
-        f"{path}: cannot tell what the file holds from its columns {sorted(columns)}; "
-        f"pass --kind {'|'.join(FILE_KINDS)}"
+        f"{path}: cannot tell what the file holds from its columns {sorted(columns_found)}; "
+        f"pass --kind {'|'.join(FILE_KINDS)} (and --columns to name yours)"
     )
 
 
@@ -406,39 +418,101 @@ def import_file(
     apy_unit: str = "percent",
     opportunity_id: str | None = None,
     asset_id: str | None = None,
+    decimal_comma: bool = False,
+    columns: Mapping[str, str] | None = None,
+    dry_run: bool = False,
 ) -> LoadResult:
     """Import one file into the store (source ``file``), all rows in one transaction.
 
+    Bad rows are skipped and counted by reason (``strict`` refuses the file instead).
+    The rows are compared with the stored ones first: ``result.changes`` counts the new,
+    unchanged and replaced rows and shows the first replacements old -> new.
+    ``dry_run`` stops there and writes nothing (status ``dry-run``). A file without one
+    good row writes nothing and has status ``failed`` (its run is recorded as failed).
+
     Raises:
-        ConfigError: unknown kind.
+        ConfigError: unknown kind, a bad ``columns`` mapping.
         DataError: unreadable file or layout; with ``strict``, any bad row.
     """
-    kind = kind or detect_file_kind(path)
+    if columns:
+        known = files.POOL_COLUMNS | files.PRICE_COLUMNS | files.HISTORY_COLUMNS
+        unknown = sorted(set(columns) - known)
+        if unknown:
+            raise ConfigError(
+                f"--columns: unknown target(s) {unknown}; prices know "
+                f"{sorted(files.PRICE_COLUMNS)}, APY histories {sorted(files.HISTORY_COLUMNS)}, "
+                "pools the DeFiLlama field names (pool, apy, tvlUsd, ...)"
+            )
+    kind = kind or detect_file_kind(path, columns)
     if kind not in FILE_KINDS:
         raise ConfigError(f"unknown file kind {kind!r}; use one of {FILE_KINDS}")
     started = clock.now()
-    batch = Batch(files.FILE_SOURCE)
-    if kind == "pools":
-        when = (
-            datetime(as_of.year, as_of.month, as_of.day, tzinfo=started.tzinfo) if as_of else None
+    batch, report, what = _read_file(
+        path, kind, strict, as_of, apy_unit, opportunity_id, asset_id, decimal_comma, columns
+    )
+    skipped = f"; {report.rejected_total:,} bad row(s) skipped" if report.rejected_total else ""
+    if report.accepted == 0:
+        message = (
+            f"{path.name}: no good row ({report.rows_seen:,} read, "
+            f"{report.rejected_total:,} rejected); nothing imported"
         )
-        batch.opportunities, report = files.import_pools(path, as_of=when, strict=strict)
-        what = f"{len(batch.opportunities)} pools"
-    elif kind == "prices":
-        batch.prices, report = files.import_prices(path, asset_id=asset_id, strict=strict)
-        n_assets = len({p.asset_id for p in batch.prices})
-        what = f"{len(batch.prices)} daily prices for {n_assets} asset(s)"
-    else:
-        history, report = files.import_apy_history(
-            path, opportunity_id=opportunity_id, apy_unit=apy_unit, strict=strict
+        if not dry_run:
+            _note_failed_run(engine, files.FILE_SOURCE, started, "failed", message)
+        return LoadResult(files.FILE_SOURCE, "failed", message, report, as_of=started)
+    with engine.connect() as conn:
+        changes = import_changes.compare_batch(conn, batch, kind)
+    if dry_run:
+        return LoadResult(
+            files.FILE_SOURCE,
+            "dry-run",
+            f"{path.name}: would import {what} ({kind}){skipped}; nothing written (--dry-run)",
+            report,
+            as_of=started,
+            changes=changes,
         )
-        batch.apy_history, batch.series_info = history.points, history.pool_info
-        what = (
-            f"{len(history.points)} pool-days for "
-            f"{len({p.opportunity_id for p in history.points})} series"
-        )
-    summary = {**report.as_dict(), "file": str(path), "kind": kind}
+    summary = {
+        **report.as_dict(),
+        "file": str(path),
+        "kind": kind,
+        "changes": changes.as_dict(),
+    }
     written = write_batch(engine, batch, started=started, summary=summary)
     return LoadResult(
-        files.FILE_SOURCE, "ok", f"{path.name}: {what} ({kind})", report, written, started
+        files.FILE_SOURCE,
+        "ok",
+        f"{path.name}: {what} ({kind}){skipped}",
+        report,
+        written,
+        started,
+        changes=changes,
     )
+
+
+def _read_file(
+    path: Path,
+    kind: str,
+    strict: bool,
+    as_of: date | None,
+    apy_unit: str,
+    opportunity_id: str | None,
+    asset_id: str | None,
+    decimal_comma: bool,
+    columns: Mapping[str, str] | None,
+) -> tuple[Batch, IngestReport, str]:
+    """Parse a file into the batch it would write, its report and what it holds."""
+    batch = Batch(files.FILE_SOURCE)
+    common: dict[str, Any] = {"strict": strict, "decimal_comma": decimal_comma, "columns": columns}
+    if kind == "pools":
+        when = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) if as_of else None
+        batch.opportunities, report = files.import_pools(path, as_of=when, **common)
+        return batch, report, f"{len(batch.opportunities):,} pools"
+    if kind == "prices":
+        batch.prices, report = files.import_prices(path, asset_id=asset_id, **common)
+        n_assets = len({p.asset_id for p in batch.prices})
+        return batch, report, f"{len(batch.prices):,} daily prices for {n_assets} asset(s)"
+    history, report = files.import_apy_history(
+        path, opportunity_id=opportunity_id, apy_unit=apy_unit, **common
+    )
+    batch.apy_history, batch.series_info = history.points, history.pool_info
+    n_series = len({p.opportunity_id for p in history.points})
+    return batch, report, f"{len(history.points):,} pool-days for {n_series} series"
