@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,9 +60,14 @@ _FIXED_HEADERS = (
     ("cross-origin-resource-policy", "same-origin"),
     ("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
 )
+_FIXED = tuple((name.encode(), value.encode()) for name, value in _FIXED_HEADERS)
+_CSP = b"content-security-policy"
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: headers that must be printable ASCII and sent at most once
-_STRICT = ("host", "origin", "authorization", "x-api-key", "x-dashboard-token")
+#: headers that must be printable ASCII and sent at most once (ASGI names are lower case)
+_STRICT = (b"host", b"origin", b"authorization", b"x-api-key", b"x-dashboard-token")
+_WATCHED = frozenset((*_STRICT, b"content-length"))
+_PRINTABLE = re.compile(rb"[\t\x20-\x7e]*\Z")
+_CACHE_SIZE = 1024  # distinct Host / Origin values whose verdict is remembered
 
 
 def is_loopback(address: str | None) -> bool:
@@ -136,15 +142,16 @@ def security_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
     """``raw`` response headers plus every security header they do not set already;
     the CSP is the dashboard's for HTML and the closed one for anything else."""
     present = {name.lower() for name, _ in raw}
-    out = list(raw)
-    for name, value in _FIXED_HEADERS:
-        if name.encode() not in present:
-            out.append((name.encode(), value.encode()))
-    if b"content-security-policy" not in present:
+    out = raw + [h for h in _FIXED if h[0] not in present]
+    if _CSP not in present:
         ctype = next((v for n, v in raw if n.lower() == b"content-type"), b"")
-        csp = DASHBOARD_CSP if ctype.lower().startswith(b"text/html") else API_CSP
-        out.append((b"content-security-policy", csp.encode()))
+        html = ctype[:9].lower() == b"text/html"
+        out.append((_CSP, _DASHBOARD_CSP if html else _API_CSP))
     return out
+
+
+_DASHBOARD_CSP = DASHBOARD_CSP.encode()
+_API_CSP = API_CSP.encode()
 
 
 def _problem(status: int, kind: str, detail: str) -> tuple[int, bytes]:
@@ -157,6 +164,8 @@ class RequestGuard:
     def __init__(self, app: ASGIApp, policy: SecurityPolicy) -> None:
         self.app = app
         self.policy = policy
+        self._hosts: dict[bytes, bool] = {}  # Host header -> trusted
+        self._origins: dict[tuple[bytes, bytes], bool] = {}  # (Origin, Host) -> allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and self._check(scope) is not None:
@@ -178,7 +187,7 @@ class RequestGuard:
         if refused is not None:
             await _answer(guarded_send, *refused)
             return
-        try:
+        try:  # counted even with a declared length: a proxy or server may not hold to it
             await self.app(scope, self._limited(receive), guarded_send)
         except BodyTooLarge as exc:  # raised where no handler turned it into a response
             if started:
@@ -189,32 +198,36 @@ class RequestGuard:
     def _check(self, scope: Scope) -> tuple[int, bytes] | None:
         """The refusal of this request (status, JSON body), or None to let it through."""
         headers: dict[bytes, list[bytes]] = {}
-        for name, value in scope.get("headers", []):
-            headers.setdefault(name.lower(), []).append(value)
+        for name, value in scope.get("headers", ()):
+            if name in _WATCHED:
+                headers.setdefault(name, []).append(value)
         for name in _STRICT:
-            values = headers.get(name.encode(), [])
+            values = headers.get(name)
+            if not values:
+                continue
             if len(values) > 1:
-                return _problem(400, "bad_header", f"header {name!r} sent {len(values)} times")
-            if values and not all(0x20 <= b <= 0x7E or b == 0x09 for b in values[0]):
+                return _problem(
+                    400, "bad_header", f"header {name.decode()!r} sent {len(values)} times"
+                )
+            if not _PRINTABLE.match(values[0]):
                 return _problem(
                     400,
                     "bad_header",
-                    f"header {name!r} holds non-ASCII or control characters; "
+                    f"header {name.decode()!r} holds non-ASCII or control characters; "
                     "API keys, tokens, hosts and origins are plain ASCII",
                 )
-        host_header = headers.get(b"host", [b""])[0].decode("ascii")
-        host = split_host(host_header)
-        if host is None or not host_allowed(host, self.policy.trusted_hosts):
-            shown = host_header[:100] or "(none)"
+        host_header = headers.get(b"host", [b""])[0]
+        if not self._host_trusted(host_header):
+            shown = host_header.decode("ascii")[:100] or "(none)"
             return _problem(
                 421,
                 "untrusted_host",
                 f"this server does not answer for Host {shown!r}: add the name to "
                 "api_trusted_hosts (REALYIELD_API_TRUSTED_HOSTS) if clients really use it",
             )
-        if scope.get("method", "GET").upper() in _STATE_CHANGING:
+        if scope.get("method", "GET") in _STATE_CHANGING:
             origin = headers.get(b"origin", [None])[0]
-            if origin is not None and not self._origin_allowed(origin.decode(), host_header):
+            if origin is not None and not self._origin_ok(origin, host_header):
                 return _problem(
                     403,
                     "forbidden_origin",
@@ -223,6 +236,25 @@ class RequestGuard:
                     "api_cors_origins",
                 )
         return self._check_length(headers.get(b"content-length", []))
+
+    def _host_trusted(self, header: bytes) -> bool:
+        verdict = self._hosts.get(header)
+        if verdict is None:
+            host = split_host(header.decode("ascii"))
+            verdict = host is not None and host_allowed(host, self.policy.trusted_hosts)
+            if len(self._hosts) >= _CACHE_SIZE:
+                self._hosts.clear()
+            self._hosts[header] = verdict
+        return verdict
+
+    def _origin_ok(self, origin: bytes, host_header: bytes) -> bool:
+        verdict = self._origins.get((origin, host_header))
+        if verdict is None:
+            verdict = self._origin_allowed(origin.decode("ascii"), host_header.decode("ascii"))
+            if len(self._origins) >= _CACHE_SIZE:
+                self._origins.clear()
+            self._origins[(origin, host_header)] = verdict
+        return verdict
 
     def _origin_allowed(self, origin: str, host_header: str) -> bool:
         """Same authority as the ``Host`` the request was sent to (scheme aside: a TLS

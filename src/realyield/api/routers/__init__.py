@@ -1,2 +1,2 @@
 """The API's routes, one module per domain. Routes parse, call and answer; the figures
-come from library functions (through ``api.views`` and ``api.data``)."""
+come from library functions (through ``presentation.views`` and ``presentation.data``)."""
