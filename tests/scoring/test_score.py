@@ -140,3 +140,15 @@ def test_screening_covers_the_whole_2023_universe(shared_data: Path) -> None:
     assert not any("above 100%" in (r or "") for r in low["excluded_reason"].to_list())
     assert table["sustainability"].is_between(0, 100).all()
     assert table["risk"].is_between(0, 100).all()
+
+
+def test_volatile_pair_on_the_snapshot_shows_its_deduction(scored_snapshot: ScoredUniverse) -> None:
+    e = scored_snapshot.explain("uniswap-v3:arbitrum:arb-weth")
+    assert e.impermanent_loss is not None and e.apy_impermanent_loss < 0
+    assert e.apy_real_base == pytest.approx((e.opportunity.apy_base or 0) + e.apy_impermanent_loss)
+    assert "ARB" in e.impermanent_loss.describe()
+    stable = scored_snapshot.explain("marginfi:solana:usdc")
+    assert stable.impermanent_loss is None and stable.apy_impermanent_loss == 0.0
+    assert stable.apy_sustainable == pytest.approx(
+        stable.apy_real_base + stable.apy_reward_retained
+    )
