@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from realyield.api.auth import require_key, require_key_or_dashboard
 from realyield.api.keys import create_key
+from realyield.core.errors import ConfigError
 from realyield.core.settings import Settings, load_settings
 from realyield.portfolio import service
 from realyield.presentation.security import split_host
@@ -70,7 +71,7 @@ def call(
 
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(  # a 500 is answered, as a server would
-            app=app,  # type: ignore[arg-type]
+            app=app,
             client=peer,
             raise_app_exceptions=False,
         )
@@ -122,6 +123,9 @@ def test_trusted_hosts_are_configurable(settings: Settings, engine: Engine) -> N
     assert call(app, "GET", "/v1/jobs", host="api.ex.org").status_code == 401
     assert call(app, "GET", "/v1/jobs", host="ex.org").status_code == 421
     assert call(app, "GET", "/v1/jobs", host="127.0.0.1").status_code == 421  # replaced
+    for bad in ({"api_trusted_hosts": ()}, {"api_max_body_bytes": 0}):
+        with pytest.raises(ConfigError, match="api_"):
+            create_server(load_settings(env=env, **bad), engine=engine, warm=False)
 
 
 def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
@@ -168,6 +172,8 @@ def test_dashboard_token_opens_no_ledger_trading_or_job_management_route(
     assert service.list_events(engine) == []
     allowed = call(app, "GET", "/v1/plan/abc", headers={"X-Dashboard-Token": token})
     assert allowed.status_code == 404  # authenticated as the dashboard; no such job
+    proxied = {"X-Dashboard-Token": token, "Forwarded": "for=198.51.100.4"}
+    assert call(app, "GET", "/v1/plan/abc", headers=proxied).status_code == 401
 
 
 def test_malformed_headers_are_answered_400_never_500(app: FastAPI) -> None:
@@ -291,6 +297,12 @@ def test_portfolio_page_shows_the_ledger_only_to_this_machine(
     remote = call(app, "GET", "/portfolio", peer=("192.0.2.10", 4000))
     assert remote.status_code == 403 and "only in a browser on the machine" in remote.text
     assert call(app, "GET", "/portfolio").status_code == 503  # loopback: let in (no data yet)
+    assert call(app, "GET", "/portfolio", host="localhost:8000").status_code == 503
+    proxied = call(app, "GET", "/portfolio", headers={"X-Forwarded-For": "198.51.100.4"})
+    assert proxied.status_code == 403  # a reverse proxy on this machine: not this machine
+    lan = load_settings(env={"REALYIELD_HOME": str(settings.home)}, api_trusted_hosts=("ry.lan",))
+    by_name = create_server(lan, engine=engine, warm=False)
+    assert call(by_name, "GET", "/portfolio", host="ry.lan").status_code == 403
     off = load_settings(env={"REALYIELD_HOME": str(settings.home)}, api_dashboard_ledger=False)
     closed = create_server(off, engine=engine, warm=False)
     assert call(closed, "GET", "/portfolio").status_code == 403

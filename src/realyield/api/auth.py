@@ -25,7 +25,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from realyield.api.keys import KeyVerifier
 from realyield.core.errors import AuthError, ForbiddenError, LimitError
-from realyield.presentation.security import is_loopback
+from realyield.presentation.security import from_this_machine
 from realyield.sources.http import TokenBucket
 
 DASHBOARD = "dashboard"
@@ -117,8 +117,10 @@ class Gatekeeper:
             )
         if not self.dashboard_jobs:
             raise AuthError("the dashboard may not run jobs here (api_dashboard_jobs is off)")
-        if not is_loopback(request.client.host if request.client else None):
-            raise AuthError("the dashboard token is accepted only from this machine")
+        if not from_this_machine(request):
+            raise AuthError(
+                "the dashboard token is accepted only from this machine (not through a proxy)"
+            )
         if not hmac.compare_digest(sent.encode("latin-1"), self.dashboard_token.encode()):
             raise AuthError("stale dashboard token: reload the page")
         self.limiter.check(DASHBOARD)

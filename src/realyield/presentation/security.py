@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,23 @@ def is_loopback(address: str | None) -> bool:
         return False
     mapped = getattr(ip, "ipv4_mapped", None)
     return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+_FORWARDED = ("forwarded", "x-forwarded-for", "x-real-ip")
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def from_this_machine(request: Request, *, loopback_host: bool = False) -> bool:
+    """Whether ``request`` comes from a browser or process on this machine: a loopback
+    peer that did not come through a proxy (a reverse proxy on this machine makes every
+    remote visitor a loopback peer, and says so with ``Forwarded``/``X-Forwarded-For``).
+    ``loopback_host`` also asks that the page was opened as localhost/127.0.0.1/[::1]
+    (not a public name a proxy passes on), for pages of private data."""
+    if not is_loopback(request.client.host if request.client else None):
+        return False
+    if any(name in request.headers for name in _FORWARDED):
+        return False
+    return not loopback_host or split_host(request.headers.get("host", "")) in _LOOPBACK_NAMES
 
 
 def split_host(value: str) -> str | None:

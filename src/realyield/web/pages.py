@@ -36,7 +36,7 @@ from realyield.planning.profiles import RISK_LEVELS, WITHDRAWAL_RULES, presets
 from realyield.portfolio import service as portfolio_service
 from realyield.presentation import views
 from realyield.presentation.data import DataSnapshot, NoDataError
-from realyield.presentation.security import is_loopback
+from realyield.presentation.security import from_this_machine
 from realyield.presentation.state import SharedState, shared_state, snapshot
 
 HERE = Path(__file__).parent
@@ -209,8 +209,9 @@ def _page_route(page: Page) -> Callable[..., Any]:
                 403,
                 "Only on this machine",
                 "The portfolio page shows your ledger only in a browser on the machine that "
-                "runs realyield (and only while api_dashboard_ledger is on). From elsewhere, "
-                "use GET /v1/ledger/summary with an API key.",
+                "runs realyield, opened as localhost or 127.0.0.1 and not through a proxy "
+                "(and only while api_dashboard_ledger is on). From elsewhere, use "
+                "GET /v1/ledger/summary with an API key.",
             )
         try:
             snap = await snapshot(request)
@@ -235,8 +236,9 @@ def _page_route(page: Page) -> Callable[..., Any]:
 
 
 def _may_see_private(request: Request, state: SharedState) -> bool:
-    client = request.client.host if request.client else None
-    return bool(state.settings.api_dashboard_ledger) and is_loopback(client)
+    return bool(state.settings.api_dashboard_ledger) and from_this_machine(
+        request, loopback_host=True
+    )
 
 
 def install(app: FastAPI) -> None:
