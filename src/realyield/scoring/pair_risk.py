@@ -136,6 +136,9 @@ def pair_loss(
     for t in tokens:
         asset_id, category = _asset_of(t, by_symbol)
         vol = returns.volatility(asset_id) if asset_id else None
+        if vol is None and t.peg_asset_id:  # a wrapper without its own history: its peg's
+            asset_id = t.peg_asset_id
+            vol = returns.volatility(asset_id)
         ids.append(asset_id)
         hist.append(vol is not None)
         vols.append(vol if vol is not None else il.FALLBACK_VOLATILITY[category])
@@ -235,6 +238,6 @@ def pair_asset_ids(opportunities: Sequence[Opportunity], assets: Sequence[Asset]
             facts = token_facts(symbol)
             asset = by_symbol.get(symbol)
             found = facts.asset_id if facts and facts.asset_id else (asset.id if asset else None)
-            if found:
-                ids.add(found)
+            peg = token_facts(facts.peg.upper()) if facts and facts.peg else None
+            ids.update(i for i in (found, peg.asset_id if peg else None) if i)
     return sorted(ids)

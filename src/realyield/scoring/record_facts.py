@@ -40,6 +40,7 @@ class PairToken(NamedTuple):
     symbol: str
     asset_id: str | None
     category: str
+    peg_asset_id: str | None = None  # the pegged asset's id (WETH -> ethereum), if known
 
 
 def _category(t: TokenFacts | None) -> str:
@@ -50,6 +51,14 @@ def _category(t: TokenFacts | None) -> str:
     if t.peg in ("btc", "eth"):
         return t.peg
     return "l1" if t.kind in ("native", "lst", "lrt") else "unknown"
+
+
+def _peg_asset(t: TokenFacts | None) -> str | None:
+    """The asset a token is pegged to, for its price history (WETH trades as ETH)."""
+    if t is None or not t.peg:
+        return None
+    peg = token_facts(t.peg.upper())
+    return peg.asset_id if peg is not None and peg.asset_id != t.asset_id else None
 
 
 def number(value: object) -> float:
@@ -177,7 +186,8 @@ def record_facts(
         chain_kind=cf.kind if cf else "unknown",
         dependencies=dependencies_of(o, tokens, facts, pf, cf),
         pair_tokens=tuple(
-            PairToken(s, t.asset_id if t else None, _category(t)) for s, t in by_symbol.items()
+            PairToken(s, t.asset_id if t else None, _category(t), _peg_asset(t))
+            for s, t in by_symbol.items()
         ),
         defunct=tuple(defunct_tokens_in(tokens, o.underlying, o.chain, as_of=_ANY_DAY)),
     )
