@@ -35,7 +35,7 @@ def generic_file(tmp_path: Path, *bad: str) -> Path:
 @pytest.mark.parametrize(
     ("row", "column", "reason"),
     [
-        ("0001-01-01T00:00:00+01:00,deposit,ETH,1,x\n", "time", "outside the dates"),
+        ("0001-01-01T00:00:00+01:00,deposit,ETH,1,x\n", "time", "is outside"),
         ("9999-12-31T00:00:00Z,deposit,ETH,1,x\n", "time", "outside the plausible dates"),
         ("0001-01-01T00:00:00Z,deposit,ETH,1,x\n", "time", "outside the plausible dates"),
         ("99999999999999999999,deposit,ETH,1,x\n", "time", "not a plausible Unix timestamp"),

@@ -11,6 +11,7 @@ a row that cannot be valued or stored. The rest imports.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,6 +146,17 @@ class ImportReport:
 # -- cells -------------------------------------------------------------------------------
 
 
+_MEMO_LEN: Final = 64
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_text(raw: str, column: str, max_len: int) -> str | None:
+    """``check_text`` remembered for short values: a million-row file repeats the same
+    few kinds, assets and labels, and reading each again costs a third of the parse.
+    (A refused value raises each time: exceptions are not cached.)"""
+    return check_text(raw, column=column, max_len=max_len)
+
+
 class Cells:
     """One CSV row with typed accessors. Every cell goes through ``core.parsing`` (the
     one parser of every importer): a bad cell raises its ``FieldError`` (column, value,
@@ -161,7 +173,12 @@ class Cells:
 
     def text(self, column: str, *, max_len: int = TEXT_LIMIT) -> str | None:
         """Stripped text or None; control characters and over-long text are refused."""
-        return check_text(self.row.get(column), column=column, max_len=max_len)
+        raw = self.row.get(column)
+        if not raw:
+            return None
+        if len(raw) <= _MEMO_LEN:  # names, kinds, labels repeat on most rows
+            return _checked_text(raw, column, max_len)
+        return check_text(raw, column=column, max_len=max_len)
 
     def required(self, column: str, *, max_len: int = TEXT_LIMIT) -> str:
         value = self.text(column, max_len=max_len)
@@ -171,9 +188,10 @@ class Cells:
 
     def decimal(self, column: str, *, bounds: Bounds = AMOUNT_BOUNDS) -> Decimal | None:
         """A non-negative exact amount (``bounds`` says what is plausible), or None."""
-        value = parse_decimal(
-            self.row.get(column), column=column, decimal_comma=self.decimal_comma, bounds=bounds
-        )
+        raw = self.row.get(column)
+        if not raw:
+            return None
+        value = parse_decimal(raw, column=column, decimal_comma=self.decimal_comma, bounds=bounds)
         if value is not None and value < 0:
             raise RowError(
                 self.number, f"{shown_value(self.row.get(column))!r} is negative", column
