@@ -117,11 +117,11 @@ YAHOO_FULL = (
 def test_a_yahoo_adj_close_file_imports_with_no_options(engine: Engine, tmp_path: Path) -> None:
     """Done-means: ``Date,Adj_Close`` imports as it is. The close of D is the 00:00 UTC
     price of D+1, so it agrees with the Open of D+1 from the full export."""
-    adj = tmp_path / "BTC-USD.csv"
+    adj = tmp_path / "bitcoin.csv"  # the asset from the name, as for every price file
     adj.write_text("Date,Adj_Close\n2024-01-01,44167.33\n2024-01-02,44957.97\n")
     result = build.import_file(engine, adj)
-    assert result.status == "ok" and result.written == {"prices": 2}
-    frame = price_history_frame(engine, ["BTC-USD"])
+    assert result.status == "ok" and result.written["prices"] == 2
+    frame = price_history_frame(engine, ["bitcoin"])
     assert frame["date"].to_list() == [date(2024, 1, 2), date(2024, 1, 3)]
     full = tmp_path / "btc-full.csv"
     full.write_text(YAHOO_FULL)
@@ -177,15 +177,15 @@ def test_cli_exit_status_and_summary(tmp_path: Path) -> None:
     assert good.exit_code == 0 and "p.csv: ok" in good.stdout
     dry = runner.invoke(app, ["data", "import", str(bad), "--dry-run", "--json"])
     assert dry.exit_code == 1  # no good row: the dry run says so too
-    yahoo = tmp_path / "ETH-USD.csv"
+    yahoo = tmp_path / "ethereum.csv"
     yahoo.write_text("Date,Adj_Close\n2024-01-01,2352.04\n")
     out = runner.invoke(app, ["data", "import", str(yahoo), "--json"])
-    assert out.exit_code == 0 and json.loads(out.stdout)["written"] == {"prices": 1}
-    changed = tmp_path / "ETH-USD2.csv"
+    assert out.exit_code == 0 and json.loads(out.stdout)["written"]["prices"] == 1
+    changed = tmp_path / "eth2.csv"
     changed.write_text("Date,Price\n2024-01-02,2400\n")
-    dry = runner.invoke(app, ["data", "import", str(changed), "--asset", "ETH-USD", "--dry-run"])
+    dry = runner.invoke(app, ["data", "import", str(changed), "--asset", "ethereum", "--dry-run"])
     assert dry.exit_code == 0 and "would change price" in dry.stdout
-    assert "ETH-USD 2024-01-02 price: 2,352.04 -> 2,400" in dry.stdout
+    assert "ethereum 2024-01-02 price: 2,352.04 -> 2,400" in dry.stdout
 
 
 @pytest.mark.usefixtures("settings")
