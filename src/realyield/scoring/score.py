@@ -335,6 +335,7 @@ def score_universe(
         sigma=x.sigma,
         flagged_outlier=x.source_outlier,
         zero_volume=signals.zero_volume(x.volume_1d, x.volume_7d),
+        volume_7d_known=~np.isnan(x.volume_7d),
         defunct=x.defunct,
     )
     return ScoredUniverse(

@@ -17,7 +17,7 @@ from realyield.core.errors import ConfigError
 from realyield.reference.defunct import DefunctToken
 from realyield.scoring.realyield import Array
 
-ZERO_VOLUME_REASON = "no trading volume: the source reports $0 traded over 7 days"
+ZERO_VOLUME_REASON = "no trading volume: the source reports $0 traded over {}"
 DEFUNCT_PREFIX = "defunct issuer"
 
 
@@ -72,15 +72,17 @@ def screen_reasons(
     sigma: Array,
     flagged_outlier: Array,
     zero_volume: np.ndarray | None = None,
+    volume_7d_known: np.ndarray | None = None,
     defunct: Sequence[Sequence[tuple[str, DefunctToken]]] | None = None,
 ) -> list[list[str]]:
     """For each opportunity, the list of reasons it is excluded (empty = it passes).
 
     ``flagged_outlier`` is 1 where the source itself flagged an outlier (DeFiLlama's
     ``outlier``), NaN where unknown. ``zero_volume`` marks pools the source says nobody
-    traded with over 7 days; ``defunct`` lists, per opportunity, the tokens of failed
-    or retired issuers it holds (``reference.defunct``). The outlier band is computed
-    over every opportunity given: screen the whole universe, then filter.
+    traded with over 7 days (or the last day, where ``volume_7d_known`` is False);
+    ``defunct`` lists, per opportunity, the tokens of failed or retired issuers it holds
+    (``reference.defunct``). The outlier band is computed over every opportunity given:
+    screen the whole universe, then filter.
     """
     n = apy.size
     reasons: list[list[str]] = [[] for _ in range(n)]
@@ -98,7 +100,11 @@ def screen_reasons(
             for row, symbols in held.values():
                 reasons[i].append(f"{DEFUNCT_PREFIX}: {row.reason(', '.join(symbols))}")
     if config.zero_volume and zero_volume is not None:
-        add(zero_volume, ZERO_VOLUME_REASON)
+        week = np.ones(n, dtype=bool) if volume_7d_known is None else volume_7d_known
+        add(
+            zero_volume,
+            lambda i: ZERO_VOLUME_REASON.format("7 days" if week[i] else "the last day"),
+        )
     if config.max_apy is not None:
         add(
             apy > config.max_apy,
