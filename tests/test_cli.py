@@ -64,7 +64,9 @@ def test_offline_refresh_on_empty_store_falls_back_to_snapshot(
     respx.get(url__startswith="https://yields.llama.fi").mock(
         side_effect=httpx.ConnectError("offline")
     )
-    out = run_json("data", "refresh", "--source", "defillama")
+    result = runner.invoke(app, ["data", "refresh", "--source", "defillama", "--json"])
+    assert result.exit_code == 75, result.output  # nothing refreshed: EX_TEMPFAIL
+    out = json.loads(result.stdout)
     assert out["status"] == "offline"
     assert out["fallback"]["source"] == "snapshot" and out["fallback"]["status"] == "ok"
     assert "bundled snapshot (as of 2025-06-30)" in out["message"]

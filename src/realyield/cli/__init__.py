@@ -2,10 +2,17 @@
 
 Every command that prints data takes ``--json`` so scripts and tests can read it.
 Errors from the library (``RealyieldError``) are printed as one clear line and exit
-with status 1 (2 for configuration mistakes); nothing else is caught.
+with status 1 (2 for configuration mistakes). The console script runs ``main``, whose
+last-resort handler (``guard``) turns any other exception into one line and status 70
+(a bug to report; ``REALYIELD_DEBUG=1`` shows the traceback); Ctrl-C exits 130.
+Tables never hide a digit (``render``). ``app`` is the Typer application itself
+(tests drive it with Typer's ``CliRunner``).
 """
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -14,6 +21,7 @@ from realyield.cli import (
     data,
     demo,
     execution,
+    guard,
     indices,
     ledger,
     monitor,
@@ -49,4 +57,11 @@ app.command("serve")(serve.serve)
 app.add_typer(serve.key_app, name="api-key")
 app.add_typer(ledger.ledger_app, name="ledger")
 
-__all__ = ["app"]
+
+def main(args: Sequence[str] | None = None) -> None:
+    """The ``realyield`` console script: run ``app`` behind the last-resort handler and
+    exit with its status (never a traceback; see ``realyield.cli.guard``)."""
+    sys.exit(guard.run(app, args))
+
+
+__all__ = ["app", "main"]

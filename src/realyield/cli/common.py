@@ -1,6 +1,10 @@
 """Shared pieces of the command line: the session (settings + store), progress bars,
 JSON output, error handling and number formatting. Commands stay thin: they parse
 options, call library functions and print.
+
+``console`` (stdout) and ``err`` (stderr) are ``render.ReportConsole``s: every table
+printed through them shows whole figures (folded or widened, never cut with ``…``),
+whatever its columns ask for; see ``realyield.cli.render``.
 """
 
 from __future__ import annotations
@@ -12,26 +16,27 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.box import SIMPLE_HEAD
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from sqlalchemy import Engine
 
+from realyield.cli.render import ReportConsole
 from realyield.core.errors import ConfigError, RealyieldError
-from realyield.core.model import Opportunity
+from realyield.core.secrets import redact
 from realyield.core.settings import Settings, load_settings
 from realyield.store.engine import open_store
 from realyield.universe import build
 
-console = Console()
-err = Console(stderr=True)
+console = ReportConsole()
+err = ReportConsole(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def fail(exc: RealyieldError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    """Print ``exc`` as one ``error:`` line (registered secrets scrubbed) and return the
+    ``typer.Exit`` to raise: status 2 for a configuration mistake, else 1."""
+    err.print(f"[bold red]error:[/] {escape(redact(str(exc)))}", highlight=False, soft_wrap=True)
     return typer.Exit(2 if isinstance(exc, ConfigError) else 1)
 
 
@@ -52,6 +57,8 @@ def session() -> Iterator[tuple[Settings, Engine]]:
 
 @contextmanager
 def progress_bar(enabled: bool, *, transient: bool = False) -> Iterator[build.Progress | None]:
+    """A progress callback for the library's long loads, drawn on stderr (``None`` when
+    disabled, e.g. with ``--json``). A bar that did not reach its end is removed on exit."""
     if not enabled:
         yield None
         return
@@ -70,7 +77,19 @@ def progress_bar(enabled: bool, *, transient: bool = False) -> Iterator[build.Pr
                 tasks[key] = bar.add_task(description, total=total)
             bar.update(tasks[key], description=description, completed=done, total=total)
 
-        yield update
+        try:
+            yield update
+        finally:
+            # A bar left short (the source went away, the command failed) would stay on
+            # screen, and in a log, as if the work were still running: remove it; the
+            # command says what happened.
+            for task in bar.tasks:
+                if not task.finished:
+                    bar.remove_task(task.id)
+            if not bar.tasks:  # nothing left to show: no last frame, not even a blank line
+                bar.live.transient = True
+                bar.live.stop()
+                bar.disable = True
 
 
 def emit_json(payload: Any) -> None:
@@ -128,30 +147,3 @@ KIND_SHORT = {
     "liquidity": "LP",
     "vault": "vault",
 }
-
-
-def universe_table(opps: list[Opportunity], title: str, caption: str | None = None) -> Table:
-    table = Table(
-        title=title,
-        title_justify="left",
-        caption=caption,
-        caption_justify="left",
-        box=SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    table.add_column("opportunity", overflow="ellipsis", no_wrap=True, width=22)
-    table.add_column("chain", overflow="ellipsis", no_wrap=True, width=9)
-    table.add_column("kind", no_wrap=True, width=6)
-    for name in ("APY", "base", "reward", "TVL"):
-        table.add_column(name, justify="right", no_wrap=True, width=8)
-    for o in opps:
-        table.add_row(
-            f"{o.protocol} {o.symbol}",
-            o.chain,
-            KIND_SHORT.get(o.kind, o.kind),
-            fmt_pct(o.apy),
-            fmt_pct(o.apy_base),
-            fmt_pct(o.apy_reward),
-            fmt_usd(o.tvl_usd),
-        )
-    return table

@@ -36,15 +36,39 @@ def data_refresh(
     ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fetch fresh data from a live source (offline: keep stored data, else load the snapshot)."""
-    with session() as (settings, engine), progress_bar(not as_json) as progress:
-        result = build.refresh(engine, settings, source, progress=progress, history_top=history)
+    """Fetch fresh data from a live source (offline: keep stored data, else load the snapshot).
+
+    Nothing refreshed is not a success: exit 75 (EX_TEMPFAIL: the source could not be
+    reached, retry later) or 1 (it answered with something unusable), after saying what
+    failed and what the store still holds.
+    """
+    with session() as (settings, engine):
+        with progress_bar(not as_json) as progress:
+            result = build.refresh(engine, settings, source, progress=progress, history_top=history)
+        status = REFRESH_EXIT.get(result.status, 1)
+        kept = {"tables": table_counts(engine), "sources": stored_sources(engine)} if status else {}
     if as_json:
-        emit_json(result.as_dict())
+        emit_json(result.as_dict() | ({"kept": kept} if kept else {}))
     else:
         print_result(result)
-    if result.status == "failed":
-        raise typer.Exit(1)
+        if status:
+            _print_kept(kept)
+    if status:
+        raise typer.Exit(status)
+
+
+#: Exit status of ``data refresh`` per result status (75 is sysexits' EX_TEMPFAIL).
+REFRESH_EXIT = {"ok": 0, "unchanged": 0, "offline": 75, "failed": 1}
+
+
+def _print_kept(kept: dict[str, Any]) -> None:
+    """One line on what a failed refresh left in the store (nothing is deleted)."""
+    counts = ", ".join(f"{n:,} {name}" for name, n in kept["tables"].items())
+    newest = ", ".join(f"{name} {facts['latest']}" for name, facts in kept["sources"].items())
+    console.print(
+        f"  kept in the store: {counts}" + (f"; newest per source: {newest}" if newest else ""),
+        highlight=False,
+    )
 
 
 @data_app.command("import")
