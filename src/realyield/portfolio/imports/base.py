@@ -11,7 +11,6 @@ a row that cannot be valued or stored. The rest imports.
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,17 +145,6 @@ class ImportReport:
 # -- cells -------------------------------------------------------------------------------
 
 
-_MEMO_LEN: Final = 64
-
-
-@functools.lru_cache(maxsize=4096)
-def _checked_text(raw: str, column: str, max_len: int) -> str | None:
-    """``check_text`` remembered for short values: a million-row file repeats the same
-    few kinds, assets and labels, and reading each again costs a third of the parse.
-    (A refused value raises each time: exceptions are not cached.)"""
-    return check_text(raw, column=column, max_len=max_len)
-
-
 class Cells:
     """One CSV row with typed accessors. Every cell goes through ``core.parsing`` (the
     one parser of every importer): a bad cell raises its ``FieldError`` (column, value,
@@ -174,11 +162,7 @@ class Cells:
     def text(self, column: str, *, max_len: int = TEXT_LIMIT) -> str | None:
         """Stripped text or None; control characters and over-long text are refused."""
         raw = self.row.get(column)
-        if not raw:
-            return None
-        if len(raw) <= _MEMO_LEN:  # names, kinds, labels repeat on most rows
-            return _checked_text(raw, column, max_len)
-        return check_text(raw, column=column, max_len=max_len)
+        return None if not raw else check_text(raw, column=column, max_len=max_len)
 
     def required(self, column: str, *, max_len: int = TEXT_LIMIT) -> str:
         value = self.text(column, max_len=max_len)
