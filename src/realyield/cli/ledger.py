@@ -241,12 +241,13 @@ def list_(
         emit_json([e.as_dict() for e in events])
         return
     table = Table(box=SIMPLE_HEAD, pad_edge=False, expand=True)
-    table.add_column("#", justify="right", no_wrap=True, width=5)
-    table.add_column("time (UTC)", no_wrap=True, width=16)
-    table.add_column("kind", no_wrap=True, width=14, overflow="ellipsis")
-    table.add_column("movement", no_wrap=True, overflow="ellipsis", width=22)
-    table.add_column("value", justify="right", no_wrap=True, width=10)
-    table.add_column("note", overflow="ellipsis", no_wrap=True, ratio=1)
+    # Widths and overflow are the console's (cli/render.py): amounts are never cut.
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("movement")
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("note", ratio=1)
     for e in events:
         movement = f"{dec_text(e.amount)} {e.asset}"
         if e.counter_amount is not None:
@@ -383,12 +384,16 @@ def sync(
         )
     if as_json:
         emit_json({**report.as_dict(), "skipped": dict(skipped)})
-        return
-    console.print(
-        f"{exchange}: {report.inserted:,} new events, {report.duplicates:,} already stored; "
-        f"skipped {dict(skipped)}",
-        highlight=False,
-    )
+    else:
+        console.print(
+            f"{exchange}: {report.inserted:,} new events, {report.duplicates:,} already "
+            f"stored, {report.rejected_count:,} rejected; skipped {dict(skipped)}",
+            highlight=False,
+        )
+        for problem in report.rejected[:10]:
+            err.print(f"  rejected: {problem.describe(exchange)}", highlight=False)
+    if report.rows and not report.events:  # nothing new on the exchange is no failure
+        raise typer.Exit(1)
 
 
 @ledger_app.command("project")
