@@ -191,3 +191,11 @@ def test_implausible_history_values_reject_the_row(
     history, report = files.import_apy_history(path)  # stored silently before
     assert [p.date for p in history.points] == [date(2024, 1, 2)]
     assert report.rejected == {reason: 1}
+
+
+def test_a_control_character_in_a_note_drops_the_note_not_the_pool(tmp_path: Path) -> None:
+    pools = [{"pool": "a", "apy": 1, "symbol": "USDC", "poolMeta": "v2\x00\nold", "url": "x"}]
+    path = write(tmp_path, "p.json", json.dumps(pools))
+    (opp,), report = files.import_pools(path)
+    assert "pool_meta" not in opp.meta and opp.meta["url"] == "x"
+    assert report.repaired == {"control_character_poolMeta_dropped": 1}

@@ -254,8 +254,8 @@ def _pool(
     kind, basis = classify_project(project, exposure, symbol)
     meta: dict[str, Any] = {snake: numbers[camel] for camel, snake in _META_NUMBERS.items()}
     meta["outlier"] = to_bool(pool.get("outlier"), "outlier")
-    meta["pool_meta"] = to_text(pool.get("poolMeta"), "poolMeta")
-    meta["url"] = to_text(pool.get("url"), "url", max_len=2048)
+    meta["pool_meta"] = _note_text(pool.get("poolMeta"), "poolMeta", report)
+    meta["url"] = _note_text(pool.get("url"), "url", report, max_len=2048)
     meta["kind_basis"] = basis
     meta.update(_predictions(pool.get("predictions")))
     stamp = pool.get("timestamp")
@@ -280,6 +280,16 @@ def _pool(
         il_risk=to_bool(pool.get("ilRisk"), "ilRisk"),
         meta={k: v for k, v in meta.items() if v is not None},
     )
+
+
+def _note_text(raw: object, name: str, report: IngestReport, max_len: int = 512) -> str | None:
+    """A descriptive text (poolMeta, url): a control character drops the note, counted
+    as a repair, instead of losing the pool (names and ids reject the pool)."""
+    try:
+        return to_text(raw, name, max_len=max_len)
+    except GuardError as exc:
+        report.repair(f"{exc.reason}_{name}_dropped")
+        return None
 
 
 def _parse_time(raw: object) -> datetime:
