@@ -217,4 +217,4 @@ def test_demo_prints_no_cut_cell() -> None:
     for p in load_staking_params():
         if p.route != "liquid":  # the staking table's rows, figures from the reference data
             assert _has_row(out, p.network, p.route, fmt_pct(p.net_apr_pct))
-    assert _has_row(out, "year", "capital p5", "capital p50", "income p50")
+    assert _has_row(out, "blended", "100%")  # the plan's allocation table, whole

@@ -37,23 +37,9 @@ def _day(text: str | None, option: str) -> date | None:
 
 def _summary_table(results: dict[str, Any]) -> Table:
     table = Table(title="Indices", title_justify="left", box=SIMPLE_HEAD, pad_edge=False)
-    for name, justify, width in (
-        ("index", "left", 17),
-        ("APY", "right", 7),
-        ("real", "right", 7),
-        ("emis.", "right", 7),
-        ("R", "right", 3),
-        ("n", "right", 3),
-        ("bets", "right", 5),
-        ("top holding", "left", 16),
-    ):
-        table.add_column(
-            name,
-            justify="left" if justify == "left" else "right",
-            no_wrap=True,
-            overflow="ellipsis",
-            width=width,
-        )
+    # Widths and overflow are the console's (cli/render.py): figures are never cut.
+    for name in ("index", "APY", "real", "emis.", "R", "n", "bets", "top holding"):
+        table.add_column(name, justify="left" if name in ("index", "top holding") else "right")
     for name, comp in results.items():
         if not isinstance(comp, IndexComposition):
             table.add_row(name, "-", "-", "-", "-", "0", "-", f"not built: {comp}")
@@ -203,13 +189,7 @@ def index(
         ("real", "right"),
         ("risk", "right"),
     ):
-        table.add_column(
-            column,
-            justify="left" if justify == "left" else "right",
-            no_wrap=True,
-            overflow="ellipsis",
-            max_width=24 if column == "holding" else 12,
-        )
+        table.add_column(column, justify="left" if justify == "left" else "right")
     for c in comp.top(len(comp.constituents)):
         table.add_row(
             c.label,
