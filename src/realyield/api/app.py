@@ -55,9 +55,12 @@ Sustainable crypto income: the yield universe with real-vs-emission splits, scor
 that explain themselves, transparent indices, and jobs for long computations.
 
 Units: APY fields are percent; weights and returns are fractions. Reads need no key;
-anything that runs a job needs an API key (`realyield api-key create NAME`), sent as
-`Authorization: Bearer ry_...`, limited per key (429 + Retry-After). Responses carry an
-ETag that changes only when the stored data changes (send `If-None-Match`).
+the ledger and anything that runs a job needs an API key (`realyield api-key create
+NAME`), sent as `Authorization: Bearer ry_...`, limited per key (429 + Retry-After).
+Only trusted `Host` names are answered (421 otherwise); a browser may write only from
+this server's own origin or a configured CORS origin (403); bodies are limited in size
+(413). Responses carry an ETag that changes only when the stored data changes (send
+`If-None-Match`).
 """
 
 

@@ -128,7 +128,9 @@ def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "The body is not valid JSON.",
         401: "Missing, wrong or revoked API key.",
-        403: "The dashboard token on a route that needs an API key.",
+        403: "The dashboard token on a route that needs an API key, or a browser "
+        "request from another origin.",
+        413: "The request body is larger than api_max_body_bytes.",
         404: "Not found.",
         429: "Rate or job limit reached; see Retry-After.",
         503: "No data yet, or the store is unavailable; see Retry-After.",

@@ -146,6 +146,14 @@ class OpportunityDetail(Model):
     reward_tokens: list[str]
     source: str
     as_of: str
+    label: str = Field(description="A readable name (protocol, symbol, chain).")
+    apy_impermanent_loss: float = Field(
+        description="Expected impermanent loss, percent a year (<= 0), already netted out "
+        "of apy_real_base."
+    )
+    impermanent_loss_basis: str | None = Field(
+        description="How the impermanent loss was estimated (volatilities, correlation)."
+    )
     apy_real_base: float | None
     apy_reward_retained: float | None
     apy_sustainable: float | None

@@ -57,7 +57,7 @@ class AckIn(m.Model):
 @router.post(
     "/v1/alerts/{alert_id}/ack",
     response_model=m.AlertOut,
-    responses=documented(400, 401, 404, 429),
+    responses=documented(400, 401, 403, 404, 429),
     operation_id="acknowledge_alert",
 )
 async def ack_alert(

@@ -28,7 +28,7 @@ def _out(record: JobRecord) -> dict[str, Any]:
     return m.JobOut(**record.public()).model_dump(mode="json")
 
 
-@router.get("/v1/jobs", response_model=m.JobList, responses=documented(401, 429))
+@router.get("/v1/jobs", response_model=m.JobList, responses=documented(401, 403, 429))
 async def list_jobs(
     request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> JSONResponse:
@@ -41,7 +41,7 @@ async def list_jobs(
 @router.get(
     "/v1/jobs/{job_id}",
     response_model=m.JobOut,
-    responses=documented(401, 404, 429),
+    responses=documented(401, 403, 404, 429),
     operation_id="get_job",
 )
 async def get_job(request: Request, caller: Caller, job_id: JobId) -> JSONResponse:
@@ -53,7 +53,7 @@ async def get_job(request: Request, caller: Caller, job_id: JobId) -> JSONRespon
 @router.delete(
     "/v1/jobs/{job_id}",
     response_model=m.JobOut,
-    responses=documented(401, 404, 429),
+    responses=documented(401, 403, 404, 429),
     operation_id="cancel_job",
 )
 async def cancel_job(request: Request, caller: Caller, job_id: JobId) -> JSONResponse:
@@ -115,7 +115,7 @@ def job_routes(kind: JobKind, path: str, *, dashboard: bool = False) -> APIRoute
         status_code=202,
         response_model=m.JobOut,
         responses={
-            **documented(400, 401, 404, 429),
+            **documented(400, 401, 403, 404, 413, 429),
             202: {"description": "The queued job.", "links": links},
         },
         operation_id=f"submit_{kind.name.replace('-', '_')}",
@@ -127,7 +127,7 @@ def job_routes(kind: JobKind, path: str, *, dashboard: bool = False) -> APIRoute
         poll,
         methods=["GET"],
         response_model=typed,
-        responses=documented(401, 404, 429),
+        responses=documented(401, 403, 404, 429),
         operation_id=poll_id,
         summary=f"Poll a {kind.name} job",
     )

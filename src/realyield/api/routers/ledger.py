@@ -23,7 +23,7 @@ router = APIRouter(tags=["ledger"])
 Caller = Annotated[Principal, Depends(require_key)]
 Year = Annotated[int, Query(ge=1970, le=2200, description="Tax year (calendar, UTC).")]
 Method = Literal["fifo", "lifo", "hifo", "acb"]
-_ERRORS = documented(400, 401, 429)  # 422: FastAPI documents its own
+_ERRORS = documented(400, 401, 403, 413, 429)  # 422: FastAPI documents its own
 
 
 class LedgerImportIn(m.Model):
