@@ -163,3 +163,39 @@ def test_dry_run_reports_and_writes_nothing(db: Engine, tmp_path: Path) -> None:
     import_file(db, path, "koinly")
     again = import_file(db, path, "koinly", dry_run=True)
     assert (again.inserted, again.duplicates, again.rejected_count) == (0, 28, 1)
+
+
+def test_a_row_the_database_refuses_is_rejected_alone(pg_schema_url: str) -> None:
+    # PostgreSQL refuses NUL in text; the parsers never let one through, so this event
+    # is built by hand to exercise the writer's last line of defence.
+    from realyield.store.engine import open_store
+
+    engine = open_store(url=pg_schema_url)
+    try:
+        rows: list[RowEvent | Problem] = [RowEvent(i + 2, event(i, D("1"))) for i in range(6)]
+        refused = event(50, D("2")).with_value(note="a\x00b")
+        rows.insert(3, RowEvent(5, refused))
+        report = ImportReport(format="test", origin="mem")
+        write_events(
+            engine,
+            rows,
+            report,
+            source="manual",
+            account="default",
+            digest=None,
+            book=PriceBook({}),
+            ids=AssetIds(),
+            batch_size=4,
+        )
+        assert (report.rows, report.inserted, report.rejected_count) == (7, 6, 1)
+        [problem] = report.rejected
+        assert problem.row == 5 and "the database refused this event" in problem.message
+        [run] = ledger.import_runs(engine)
+        assert (run["status"], run["rows_read"], run["inserted"], run["rejected"]) == (
+            "partial",
+            7,
+            6,
+            1,
+        )
+    finally:
+        engine.dispose()

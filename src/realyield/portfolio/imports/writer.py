@@ -31,11 +31,15 @@ from realyield.portfolio.pricing import AssetIds, PriceBook, value_event
 _RUN_STATUS = {"ok": "done", "partial": "partial", "failed": "failed"}
 
 
-def _row_level(exc: BaseException) -> bool:
+def _row_level(exc: BaseException, engine: Engine) -> bool:
     """Whether the database refused the *data* (so one row is at fault), as opposed to
-    failing itself (connection, disk, lock): a DBAPI ``DataError``, or a value that
-    could not even be bound to the statement."""
+    failing itself (connection, disk, lock): a DB-API ``DataError`` (wrapped by
+    SQLAlchemy, or raw from the PostgreSQL fast path, which uses the driver's cursor),
+    or a value that could not even be bound to the statement."""
     if isinstance(exc, sa_exc.DataError):
+        return True
+    raw_data_error = getattr(engine.dialect.dbapi, "DataError", None)
+    if isinstance(raw_data_error, type) and isinstance(exc, raw_data_error):
         return True
     return isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError)
 
@@ -113,7 +117,7 @@ class _Writer:
             self.unrecorded = 0
             accepted = len(valued)
         except Exception as exc:
-            if not _row_level(exc):
+            if not _row_level(exc, self.engine):
                 raise
             inserted, accepted = self.one_by_one(import_id, valued, already=already)
         self.report.inserted += inserted
@@ -135,7 +139,7 @@ class _Writer:
                     n = ledger.insert_events(conn, [r.event], import_id=import_id)
                     ledger.record_batch(conn, import_id, 1, n)
             except Exception as exc:
-                if not _row_level(exc):
+                if not _row_level(exc, self.engine):
                     raise
                 self.reject(Problem(r.row, f"the database refused this event: {_reason(exc)}"))
                 with self.engine.begin() as conn:
