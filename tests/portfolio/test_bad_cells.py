@@ -18,7 +18,7 @@ from realyield.core.errors import DataError
 from realyield.exchange.history import AccountTrade, Fee, LedgerEntry
 from realyield.portfolio import ledger, service
 from realyield.portfolio.backup import restore
-from realyield.portfolio.imports import import_file
+from realyield.portfolio.imports import cointracker, import_file
 from realyield.portfolio.imports.base import RowEvent
 from realyield.portfolio.imports.exchange import events_from_history
 
@@ -151,3 +151,20 @@ def test_restore_of_deeply_nested_json_is_a_clear_error(db: Engine, tmp_path: Pa
     with pytest.raises(DataError, match="JSON nested too deeply"):
         restore(db, path)
     assert ledger.event_count(db) == 0
+
+
+def test_vendor_date_layouts_are_bounded_and_named_as_written(db: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "cointracker.csv"
+    path.write_text(
+        ",".join(cointracker.COLUMNS)
+        + "\n03/01/2024 12:00:00,0.006,ETH,,,,,staking\n"
+        + "12/31/9999 00:00:00,0.006,ETH,,,,,staking\n"
+        + "01/01/0001 00:00:00,0.006,ETH,,,,,staking\n"
+    )
+    report = import_file(db, path, "cointracker")
+    assert (report.inserted, report.rejected_count) == (1, 2)
+    assert [p.message.split(" is ")[0] for p in report.rejected] == [
+        "'12/31/9999 00:00:00'",
+        "'01/01/0001 00:00:00'",
+    ]
+    assert all(p.column == "Date" and "plausible dates" in p.message for p in report.rejected)

@@ -195,9 +195,13 @@ class Cells:
         text = raw[:-4].rstrip() if raw.upper().endswith(" UTC") else raw
         for layout in layouts:
             try:
-                return parse_timestamp(datetime.strptime(text, layout), column=column)
+                when = datetime.strptime(text, layout)
             except ValueError:
                 continue
+            try:
+                return parse_timestamp(when, column=column)
+            except FieldError as exc:  # name the cell as written, not the datetime
+                raise FieldError(column, raw, exc.reason, code=exc.code) from None
         return parse_timestamp(text, column=column)
 
     def fail(self, message: str, column: str | None = None) -> RowError:
