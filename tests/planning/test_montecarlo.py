@@ -90,8 +90,14 @@ def test_inflation_indexed_goal_and_real_percentiles() -> None:
     tot = simulate(cfg, Constant(0.0), YieldModel(0.08), paths=3, seed=0)
     assert tot.income[0] == pytest.approx([40_000 * 1.03**k for k in range(5)], rel=1e-12)
     out = summarize(tot, cfg)
+    # a year's income in the dollars of the year's start, as the indexed goal: a $40k
+    # indexed goal reads $40,000 in today's dollars every year (not 40,000 / 1.03)
     real = out.income_real_pct[PERCENTILES.index(50)]
-    assert real == pytest.approx([40_000 * 1.03**k / 1.03 ** (k + 1) for k in range(5)])
+    assert real == pytest.approx([40_000.0] * 5, rel=1e-12)
+    assert out.goal_by_year_real == pytest.approx([40_000.0] * 5, rel=1e-12)
+    # capital is valued at year end: deflated by a full year more
+    cap = out.capital_real_pct[PERCENTILES.index(50)]
+    assert cap == pytest.approx(out.capital_pct[PERCENTILES.index(50)] / 1.03 ** np.arange(1, 6))
     assert out.success_probability == 1.0
 
 

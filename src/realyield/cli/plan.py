@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, session
 from realyield.core.errors import ConfigError, RealyieldError
-from realyield.planning.outcomes import PERCENTILES
+from realyield.planning.goal import mix_words, verdict_sentence
+from realyield.planning.outcomes import PERCENTILES, chart_top, cvar_words
 from realyield.planning.parse import request_options
 from realyield.planning.report import write_report
 from realyield.planning.service import Plan, PlanRequest, plan_stored, request_from_preset
@@ -113,12 +113,10 @@ def print_plan(p: Plan) -> None:
         f"({r.income_per_year / 12:,.0f}/month), {r.risk} risk, {r.withdrawal} withdrawals"
         + (f" from year {r.start_in_years:g}" if r.start_in_years else "")
     )
-    console.print(
-        f"Required yield [bold]{v.required_yield:.2%}[/]: [bold {style}]{v.level.upper()}[/]"
-    )
+    console.print(f"[bold {style}]{verdict_sentence(v)}[/]", highlight=False)
     for line in v.reasons:
         console.print(f"  - {line}", highlight=False)
-    t = Table(title="Allocation", title_justify="left", box=SIMPLE_HEAD, pad_edge=False)
+    t = Table(title="Allocation (simulated)", title_justify="left", box=SIMPLE_HEAD, pad_edge=False)
     for col in ("index", "weight", "APY", "real", "emission", "risk"):
         t.add_column(col, justify="left" if col == "index" else "right")
     for name, w in sorted(p.allocation.items(), key=lambda kv: -kv[1]):
@@ -153,12 +151,22 @@ def print_plan(p: Plan) -> None:
         )
     if p.optimized is not None:
         best = p.optimized.best
-        mix = ", ".join(
-            f"{w:.0%} {k}" for k, w in sorted(best.weights.items(), key=lambda kv: -kv[1])
-        )
         console.print(
-            f"Optimizer ({r.risk} CVaR budget): best found {mix} - success "
-            f"{best.success:.1%}, 12-month CVaR95 {best.cvar:.1%}"
+            f"Optimizer ({r.risk} profile): recommends {mix_words(best.weights)} - success "
+            f"{best.success:.1%} on {p.optimized.screening_paths:,} screening paths; "
+            f"12-month CVaR95 {cvar_words(best.cvar)} (budget: a loss of at most "
+            f"{p.optimized.budget:.0%})",
+            highlight=False,
+        )
+    risks = p.tail_risks
+    if risks:
+        console.print(
+            f"Tail risks simulated as jumps ({risks['events_per_year']:.2f} events a year, "
+            f"expected loss {risks['expected_loss_per_year']:.2%} a year): "
+            + "; ".join(risks["modelled"])
+            + ". Not modelled: "
+            + "; ".join(risks["not_modelled"]),
+            highlight=False,
         )
     for note in p.notes:
         console.print(f"[dim]note: {note}[/]", highlight=False)
@@ -167,24 +175,36 @@ def print_plan(p: Plan) -> None:
 def _percentile_table(p: Plan) -> Table:
     o = p.outcomes
     t = Table(
-        title="Capital and income in today's dollars (percentiles across paths)",
+        title="Percentiles across paths: capital in today's dollars; income nominal and in "
+        "today's dollars side by side",
         title_justify="left",
         box=SIMPLE_HEAD,
         pad_edge=False,
     )
-    t.add_column("year", justify="right")
-    for q in (5, 50, 95):
-        t.add_column(f"capital p{q}", justify="right")
-    for q in (5, 50):
-        t.add_column(f"income p{q}", justify="right")
+    cols = ["year", "capital p5", "p50", "p95", "goal", "income p50", "today's $", "p5 today's"]
+    for col in cols:
+        t.add_column(col, justify="right")
     i = {q: PERCENTILES.index(q) for q in (5, 50, 95)}
     for y in _years(len(o.years)):
+        k = y - 1
         t.add_row(
             str(y),
-            *(f"${o.capital_real_pct[i[q], y - 1]:,.0f}" for q in (5, 50, 95)),
-            *(f"${o.income_real_pct[i[q], y - 1]:,.0f}" for q in (5, 50)),
+            *(_money(o.capital_real_pct[i[q], k]) for q in (5, 50, 95)),
+            _money(o.goal_by_year[k]),
+            _money(o.income_pct[i[50], k]),
+            _money(o.income_real_pct[i[50], k]),
+            _money(o.income_real_pct[i[5], k]),
         )
     return t
+
+
+def _money(x: float) -> str:
+    """Dollars compactly: $950, $73.2k, $1.04M."""
+    if abs(x) >= 1e6:
+        return f"${x / 1e6:,.2f}M"
+    if abs(x) >= 1e4:
+        return f"${x / 1e3:,.1f}k"
+    return f"${x:,.0f}"
 
 
 def _years(n: int) -> list[int]:
@@ -192,10 +212,11 @@ def _years(n: int) -> list[int]:
 
 
 def _fan(p: Plan, width: int = 50) -> str:
-    """A text fan chart: per year, the 5-95% range (-), 25-75% (=) and the median (|)."""
+    """A text fan chart: per year, the 5-95% range (-), 25-75% (=) and the median (|),
+    scaled so the median stays readable (``chart_top``)."""
     o = p.outcomes
     c = o.capital_real_pct
-    top = float(np.nanmax(c[3])) or 1.0
+    top = chart_top(o)
     lines = ["Capital fan (today's $; - 5-95%, = 25-75%, | median, > beyond scale)"]
     for y in _years(len(o.years)):
         col = c[:, y - 1]

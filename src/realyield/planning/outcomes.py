@@ -1,5 +1,5 @@
 """What a Monte Carlo run means for the user: success probability, percentiles of
-capital and income by year (nominal and in today's dollars), income from yield against
+capital and income by year (nominal and in today's dollars, side by side), income from yield against
 income from principal, the worst 5% of paths, and sequence-of-returns risk.
 
 Kept apart from the kernel so the CLI, API and report render one record.
@@ -30,6 +30,7 @@ class Outcomes:
     income_pct: NDArray[np.float64]  # delivered a year, nominal
     income_real_pct: NDArray[np.float64]
     goal_by_year: NDArray[np.float64]  # nominal
+    goal_by_year_real: NDArray[np.float64]  # in today's dollars
     from_yield: NDArray[np.float64]  # mean a year
     from_principal: NDArray[np.float64]
     tax_paid: NDArray[np.float64]
@@ -53,6 +54,14 @@ class Outcomes:
             "income": rows(self.income_pct),
             "income_real": rows(self.income_real_pct),
             "goal_by_year": self.goal_by_year.round(2).tolist(),
+            "goal_by_year_real": self.goal_by_year_real.round(2).tolist(),
+            "units": {
+                "capital": "nominal dollars at year end",
+                "capital_real": "today's dollars (deflated by inflation to year end)",
+                "income": "nominal dollars received in the year, after tax",
+                "income_real": "today's dollars (deflated to the year's start, as the "
+                "indexed goal is)",
+            },
             "income_from_yield": self.from_yield.round(2).tolist(),
             "income_from_principal": self.from_principal.round(2).tolist(),
             "tax_paid": self.tax_paid.round(2).tolist(),
@@ -74,24 +83,31 @@ def summarize(totals: PathTotals, config: PlanConfig) -> Outcomes:
     """The user-facing figures of one run."""
     paths, years = totals.capital.shape
     ok = succeeded(totals, config)
+    # capital is valued at year end; a year's income in the dollars of the year's start,
+    # the convention the indexed goal follows (so $75k indexed reads $75,000 every year)
     deflator = (1.0 + config.inflation) ** np.arange(1, years + 1)
+    income_deflator = deflator / (1.0 + config.inflation)
     cap_real = totals.capital / deflator[None, :]
-    inc_real = totals.income / deflator[None, :]
     pct = np.asarray(PERCENTILES, dtype=np.float64)
+    both = np.percentile(np.stack([totals.capital, totals.income]), pct, axis=1)
+    cap_pct, inc_pct = both[:, 0], both[:, 1]
     ex = totals.exhausted_month[totals.exhausted_month >= 0]
     n_worst = max(1, int(np.ceil(0.05 * paths)))
-    worst = np.argsort(cap_real[:, -1], kind="stable")[:n_worst]
+    worst = np.argpartition(cap_real[:, -1], n_worst - 1)[:n_worst]
     return Outcomes(
         paths=paths,
         success_probability=float(ok.mean()),
         exhaustion_probability=float((totals.exhausted_month >= 0).mean()),
         median_exhaustion_year=float(np.median(ex) / 12.0) if ex.size else None,
         years=np.arange(1, years + 1),
-        capital_pct=np.percentile(totals.capital, pct, axis=0),
-        capital_real_pct=np.percentile(cap_real, pct, axis=0),
-        income_pct=np.percentile(totals.income, pct, axis=0),
-        income_real_pct=np.percentile(inc_real, pct, axis=0),
+        # deflating is a positive scaling per year: percentiles of the nominal tables,
+        # scaled, are the percentiles of the real ones
+        capital_pct=cap_pct,
+        capital_real_pct=cap_pct / deflator[None, :],
+        income_pct=inc_pct,
+        income_real_pct=inc_pct / income_deflator[None, :],
         goal_by_year=config.goal_by_month().reshape(years, 12).sum(axis=1),
+        goal_by_year_real=config.goal_by_month().reshape(years, 12).sum(axis=1) / income_deflator,
         from_yield=totals.from_yield,
         from_principal=totals.from_principal,
         tax_paid=totals.tax_paid,
@@ -124,3 +140,21 @@ def sequence_risk(
         "success_best_fifth_early_returns": float(ok[order[-fifth:]].mean()),
         "rank_correlation_early_return_terminal_capital": corr,
     }
+
+
+def chart_top(o: Outcomes) -> float:
+    """The top of a capital chart's scale (today's dollars): the highest 75th percentile,
+    at least twice the highest median, so the median sits well inside the chart (the
+    95th percentile of a volatile plan would squash it onto the axis); bands beyond the
+    top are cut."""
+    p50 = float(np.nanmax(o.capital_real_pct[PERCENTILES.index(50)]))
+    p75 = float(np.nanmax(o.capital_real_pct[PERCENTILES.index(75)]))
+    return max(p75, 2.0 * p50, 1.0)
+
+
+def cvar_words(loss: float) -> str:
+    """A CVaR (a loss counted positive) in words: ``a loss of 18.3%`` or, when even the
+    worst 5% of periods gain, ``a gain of 5.5% (even the worst 5% gain)``."""
+    if loss >= 0:
+        return f"a loss of {loss:.1%}"
+    return f"a gain of {-loss:.1%} (even the worst 5% of periods gain)"

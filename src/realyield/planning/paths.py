@@ -28,11 +28,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from realyield.planning.montecarlo import PathTotals, PlanConfig, YieldModel
-from realyield.planning.samplers import PriceSampler
+from realyield.planning.samplers import BlockBootstrap, PriceSampler
 from realyield.planning.tailrisk import JumpDraws, draw_jumps
 
-#: the number of path values one stacked call holds at most (runs x paths)
-STACK = 120_000
+#: the number of path values one stacked call holds at most (runs x paths): small
+#: enough that the month's arrays stay in the CPU cache, large enough to amortise Python
+STACK = 32_000
 _RULE = {"fixed": 0, "inflation-indexed": 0, "percent": 1, "guardrails": 2}
 
 
@@ -153,7 +154,7 @@ def _stacked(runs: Sequence[Run]) -> list[PathTotals]:
         goal[k, : months[k]] = r.config.goal_by_month()
         emis[k, : months[k]] = r.emis_m[: months[k]]
         real[k, :, : r.config.horizon_years] = r.real_m
-        r.sampler.reset(r.price_rng, paths)
+    prices = _Prices(runs, paths)
     jm = np.concatenate([r.jumps.month for r in runs])
     jflat = np.concatenate([k * paths + r.jumps.path for k, r in enumerate(runs)])
     jfac = np.concatenate([r.jump_factor for r in runs])
@@ -181,8 +182,7 @@ def _stacked(runs: Sequence[Run]) -> list[PathTotals]:
         n = int((months > t).sum())  # the runs still going: a prefix
         year = t // 12
         s = slice(0, n)
-        for k in range(n):
-            growth[k] = runs[k].sampler.draw(runs[k].price_rng, t)
+        prices.draw(t, n, growth)
         growth[s] += 1.0
         if t % 12 == 0:
             rm = real[s, :, year]
@@ -221,23 +221,35 @@ def _stacked(runs: Sequence[Run]) -> list[PathTotals]:
         m[:, 1] += from_y.sum(axis=1)
         year_income[s] += from_y
         if need.max() > 0:
-            idx = np.flatnonzero(need > 0)
-            _sell(
-                t,
-                idx,
-                paths,
-                need.reshape(-1)[idx],
-                vs.reshape(-1),
-                basis[s].reshape(-1),
-                ts[s, 0],
-                sales_tax,
-                cap[s, 0],
-                year_income[s].reshape(-1),
-                m,
-                exhausted[s].reshape(-1),
-                alive[s].reshape(-1),
-                ws.reshape(-1),
-            )
+            count = int(np.count_nonzero(need))
+            if count * 4 > need.size:  # most paths sell: whole arrays are cheaper
+                proceeds, sale_tax, broke = _sell(
+                    need, vs, basis[s] if sales_tax else None, ts[s], cap[s]
+                )
+            else:
+                idx = np.flatnonzero(need)
+                run = idx // paths
+                flat_v, flat_b = vs.reshape(-1), basis[s].reshape(-1)
+                vi = flat_v[idx]
+                bi = flat_b[idx] if sales_tax else None
+                p_i, t_i, b_i = _sell(need.reshape(-1)[idx], vi, bi, ts[s, 0][run], cap[s, 0][run])
+                flat_v[idx] = vi
+                if bi is not None:
+                    flat_b[idx] = bi
+                proceeds, sale_tax = np.zeros_like(vs), np.zeros_like(vs)
+                broke = np.zeros(vs.shape, dtype=bool)
+                proceeds.reshape(-1)[idx] = p_i
+                sale_tax.reshape(-1)[idx] = t_i
+                broke.reshape(-1)[idx] = b_i
+            year_income[s] += proceeds
+            m[:, 2] += proceeds.sum(axis=1)
+            if sales_tax:
+                m[:, 3] += sale_tax.sum(axis=1)
+            if broke.any():
+                exhausted[s][broke] = t
+                alive[s][broke] = False
+                vs[broke] = 0.0
+                ws[broke] = 0.0
         if t < early_until:
             early[s] *= np.where((start[s] <= t) & (t < start[s] + 60), gs, 1.0)
         if t % 12 == 11:
@@ -267,51 +279,66 @@ def _stacked(runs: Sequence[Run]) -> list[PathTotals]:
 
 
 def _sell(
-    t: int,
-    idx: NDArray[np.intp],
-    paths: int,
     need: NDArray[np.float64],
     v: NDArray[np.float64],
-    basis: NDArray[np.float64],
+    basis: NDArray[np.float64] | None,
     ts: NDArray[np.float64],
-    sales_tax: bool,
     cap: NDArray[np.float64],
-    year_income: NDArray[np.float64],
-    sums: NDArray[np.float64],
-    exhausted: NDArray[np.int64],
-    alive: NDArray[np.bool_],
-    w_month: NDArray[np.float64],
-) -> None:
-    """Sell principal for the paths in ``idx`` (flat positions) whose net yield fell
-    short of the withdrawal; sales pay tax on their gain share of the cost basis. A path
-    that cannot raise what it needs is exhausted this month. Updates in place."""
-    run = idx // paths
-    vi = v[idx]
-    if sales_tax:
-        bi = basis[idx]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pos = vi > 0
-            gain = np.where(pos, np.clip(1.0 - bi / vi, 0.0, 1.0), 0.0)
-            sale_tax = ts[run] * gain
-            gross = need / (1.0 - sale_tax)
-            sell = np.minimum(gross, vi)
-            basis[idx] = bi * np.where(pos, 1.0 - sell / vi, 0.0)
-        proceeds = sell * (1.0 - sale_tax)
-        sums[:, 3] += np.bincount(run, sell * sale_tax, minlength=sums.shape[0])
-    else:
-        gross = need
-        sell = np.minimum(gross, vi)
-        proceeds = sell
-    v[idx] = vi - sell
-    year_income[idx] += proceeds
-    sums[:, 2] += np.bincount(run, proceeds, minlength=sums.shape[0])
-    broke = gross >= sell + 1e-9 * cap[run]
-    if broke.any():
-        dead = idx[broke]
-        exhausted[dead] = t
-        alive[dead] = False
-        v[dead] = 0.0
-        w_month[dead] = 0.0
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Sell principal to raise ``need`` (net of the sales tax on the gain share of the
+    cost basis ``basis``; ``None``: no sales tax anywhere). Updates ``v`` and ``basis``
+    in place; returns the proceeds, the tax on the sales, and the paths exhausted (that
+    cannot raise what they need). Whole arrays or gathered positions alike: the same
+    elementwise arithmetic either way."""
+    if basis is None:
+        sell = np.minimum(need, v)
+        v -= sell
+        return sell, np.zeros_like(sell), need >= sell + 1e-9 * cap
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos = v > 0
+        gain = np.where(pos, np.clip(1.0 - basis / v, 0.0, 1.0), 0.0)
+        rate = ts * gain
+        gross = need / (1.0 - rate)
+        sell = np.minimum(gross, v)
+        basis *= np.where(pos, 1.0 - sell / v, 0.0)
+    v -= sell
+    return sell * (1.0 - rate), sell * rate, gross >= sell + 1e-9 * cap
+
+
+class _Prices:
+    """The month's price growth of every run: block-bootstrap runs gathered at once from
+    their concatenated histories (the same generator calls as ``BlockBootstrap.draw``,
+    so the same numbers), any other sampler drawn run by run."""
+
+    def __init__(self, runs: Sequence[Run], paths: int) -> None:
+        self.runs = runs
+        samplers = [r.sampler for r in runs]
+        boots = [s for s in samplers if isinstance(s, BlockBootstrap)]
+        blocks = {s.block_months for s in boots}
+        self.block = blocks.pop() if len(boots) == len(runs) and len(blocks) == 1 else 0
+        if self.block:
+            sizes = np.array([s.history.size for s in boots])
+            self.size = sizes[:, None]
+            self.offset = np.concatenate([[0], np.cumsum(sizes)[:-1]])[:, None]
+            self.flat = np.concatenate([s.history for s in boots])
+            self.pos = np.zeros((len(runs), paths), dtype=np.intp)
+        else:
+            for r in runs:
+                r.sampler.reset(r.price_rng, paths)
+
+    def draw(self, t: int, n: int, out: NDArray[np.float64]) -> None:
+        if not self.block:
+            for k in range(n):
+                out[k] = self.runs[k].sampler.draw(self.runs[k].price_rng, t)
+            return
+        pos = self.pos[:n]
+        if t % self.block == 0:
+            for k in range(n):
+                pos[k] = self.runs[k].price_rng.integers(0, int(self.size[k, 0]), size=pos.shape[1])
+        else:
+            pos += 1
+            pos -= np.where(pos >= self.size[:n], self.size[:n], 0)
+        np.take(self.flat, self.offset[:n] + pos, out=out[:n])
 
 
 def _withdraw(

@@ -29,7 +29,8 @@ class RiskProfile:
     description: str
     allocation: Mapping[str, float]
     max_share: Mapping[str, float]
-    cvar_budget: float
+    cvar_budget: float  # CVaR 95% of 12-month returns, a loss counted positive
+    success_threshold: float  # Monte Carlo success a sustainable plan reaches
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,19 @@ def _fraction(where: str, key: str, value: Any, *, upper: float = 1.0) -> float:
     x = float(value)
     if not math.isfinite(x) or not 0.0 <= x <= upper:
         raise ConfigError(f"{where}: {key} must be in [0, {upper:g}], got {value!r}")
+    return x
+
+
+#: the lowest success threshold a profile may set (issue: "at least 80%")
+MIN_SUCCESS_THRESHOLD = 0.80
+
+
+def _threshold(where: str, value: Any) -> float:
+    x = _fraction(where, "success_threshold", value)
+    if x < MIN_SUCCESS_THRESHOLD:
+        raise ConfigError(
+            f"{where}: success_threshold must be at least {MIN_SUCCESS_THRESHOLD:.0%}, got {x:.0%}"
+        )
     return x
 
 
@@ -109,6 +123,7 @@ def risk_profiles() -> dict[str, RiskProfile]:
             alloc,
             caps,
             _fraction(where, "cvar_budget", entry.get("cvar_budget")),
+            _threshold(where, entry.get("success_threshold")),
         )
     if set(out) != set(RISK_LEVELS):
         raise ConfigError(f"planning/profiles.toml must define exactly {RISK_LEVELS}")

@@ -14,7 +14,9 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from realyield.core.errors import ConfigError
-from realyield.planning.service import Plan
+from realyield.planning.goal import mix_words, verdict_sentence
+from realyield.planning.outcomes import PERCENTILES, chart_top, cvar_words
+from realyield.planning.plan import Plan
 
 
 def fan_chart(plan: Plan) -> go.Figure:
@@ -54,9 +56,11 @@ def fan_chart(plan: Plan) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Capital in today's dollars",
+        title="Capital in today's dollars (scaled so the median shows; the 95th percentile "
+        "may run off the top)",
         xaxis_title="year",
         yaxis_title="USD (today's)",
+        yaxis={"range": [0.0, chart_top(o)]},
         template="plotly_white",
     )
     return fig
@@ -69,9 +73,18 @@ def income_chart(plan: Plan) -> go.Figure:
     fig.add_trace(go.Bar(x=x, y=o.from_yield, name="from yield (mean)"))
     fig.add_trace(go.Bar(x=x, y=o.from_principal, name="from principal (mean)"))
     fig.add_trace(go.Scatter(x=x, y=o.goal_by_year, name="goal", line={"color": "black"}))
+    p50 = PERCENTILES.index(50)
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=o.income_real_pct[p50],
+            name="median income, today's dollars",
+            line={"color": "#2ca02c", "dash": "dash"},
+        )
+    )
     fig.update_layout(
         barmode="stack",
-        title="Income a year, nominal USD",
+        title="Income a year: mean by source (nominal USD) and the median in today's dollars",
         xaxis_title="year",
         template="plotly_white",
     )
@@ -113,6 +126,23 @@ def render(plan: Plan) -> str:
         for r in plan.schedule[:40]
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in plan.notes)
+    optimizer = ""
+    if plan.optimized is not None:
+        best = plan.optimized.best
+        optimizer = (
+            f"<p>Optimizer: recommends {html.escape(mix_words(best.weights))}, success "
+            f"{best.success:.1%} on {plan.optimized.screening_paths:,} screening paths; 12-month "
+            f"CVaR95 {html.escape(cvar_words(best.cvar))} (budget: a loss of at most "
+            f"{plan.optimized.budget:.0%}).</p>"
+        )
+    tr = plan.tail_risks
+    risks = html.escape(
+        "Tail risks simulated as jumps: "
+        + "; ".join(tr.get("modelled", []))
+        + ". Not modelled: "
+        + "; ".join(tr.get("not_modelled", []))
+        + "."
+    )
     reasons = "".join(f"<li>{html.escape(n)}</li>" for n in v.reasons)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>realyield plan</title>
@@ -124,9 +154,10 @@ td,th{{padding:2px 8px;text-align:right}} .verdict{{font-size:1.3em}}</style></h
 <p>Data as of {plan.as_of.isoformat()}; {plan.history_months} months of price history
 ({plan.history_span[0]:%Y-%m} to {plan.history_span[1]:%Y-%m}); {plan.outcomes.paths:,}
 simulated paths (seed {plan.request.seed}).</p>
-<p class="verdict">Required yield {v.required_yield:.2%}: <b>{v.level}</b>.
-Success probability <b>{plan.outcomes.success_probability:.1%}</b>.</p>
+<p class="verdict">{html.escape(verdict_sentence(v))}</p>
 <ul>{reasons}</ul>
+{optimizer}
+<p>{risks}</p>
 <p>Blended expected yield {b.apy:.2f}% (real {b.real:.2f}%, emissions {b.emission:.2f}%,
 sustainable {b.sustainable:.2f}%).</p>
 {charts}

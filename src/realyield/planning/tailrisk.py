@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from realyield.core.errors import ConfigError
-from realyield.indices.composition import IndexComposition
+from realyield.indices.composition import Constituent, IndexComposition
 
 APPLIES_TO = ("stablecoin", "liquid_staking", "protocol")
 #: holding kinds that are positions in a protocol (plain assets and native staking are not)
@@ -54,9 +54,12 @@ class TailEvent:
     episode: str
 
     def probability(self, risk: float) -> float:
-        """The yearly probability for a holding of risk score ``risk`` (0-100)."""
+        """The yearly probability at risk score ``risk`` (0-100): log-linear between the
+        two ends, so each 10 points of risk multiply it by the same factor (risk scores
+        separate orders of magnitude of failure rates, not equal steps)."""
         x = min(max(risk, 0.0), 100.0) / 100.0
-        return self.probability_risk_0 + (self.probability_risk_100 - self.probability_risk_0) * x
+        lo, hi = self.probability_risk_0, self.probability_risk_100
+        return float(lo * (hi / lo) ** x) if lo > 0 else hi * x
 
 
 @functools.cache
@@ -118,41 +121,57 @@ def jump_sources(
     stable: Set[str],
     events: tuple[TailEvent, ...] | None = None,
 ) -> JumpSources:
-    """The jump sources of today's indices (holdings merged by id across indices)."""
+    """The jump sources of today's indices. A source is one shared bet: a stablecoin
+    (one USDC depeg hits every USDC holding of every index), a protocol (from a
+    holding's ``protocol:`` dependency; one exploit hits all its pools) or a liquid
+    staking token. Its yearly probability comes from the exposure-weighted mean risk
+    score of the holdings it hits."""
     events = tail_events() if events is None else events
     names = tuple(sorted(compositions))
-    rows: dict[tuple[str, str], tuple[float, dict[int, float]]] = {}
+    # (event, bet) -> (sum of exposure x risk, sum of exposure, loss per index)
+    acc: dict[tuple[str, str], tuple[float, float, dict[int, float]]] = {}
     for k, name in enumerate(names):
         for c in compositions[name].constituents:
-            stable_share = (
-                sum(u in stable for u in c.underlying) / len(c.underlying) if c.underlying else 0.0
-            )
-            exposure = {
-                "stablecoin": stable_share,
-                "liquid_staking": 1.0 if c.kind == "liquid_staking" else 0.0,
-                "protocol": 1.0 if c.kind in PROTOCOL_KINDS else 0.0,
-            }
             for ev in events:
-                share = c.weight * exposure[ev.applies_to] * ev.loss
-                if share <= 0 or ev.probability(c.risk) <= 0:
-                    continue
-                key = (ev.name, c.id)
-                lam, losses = rows.get(key, (-math.log1p(-ev.probability(c.risk)), {}))
-                losses[k] = losses.get(k, 0.0) + share
-                rows[key] = (lam, losses)
-    keys = sorted(rows)
+                for bet, exposure in _bets(c, ev.applies_to, stable):
+                    share = c.weight * exposure
+                    if share <= 0:
+                        continue
+                    risk_sum, weight_sum, losses = acc.get((ev.name, bet), (0.0, 0.0, {}))
+                    losses[k] = losses.get(k, 0.0) + share * ev.loss
+                    acc[(ev.name, bet)] = (risk_sum + share * c.risk, weight_sum + share, losses)
+    by_name = {ev.name: ev for ev in events}
+    keys = sorted(k for k in acc if acc[k][1] > 0)
     loss = np.zeros((len(keys), len(names)))
+    intensity = np.zeros(len(keys))
     for s, key in enumerate(keys):
-        for k, v in rows[key][1].items():
+        risk_sum, weight_sum, losses = acc[key]
+        intensity[s] = -math.log1p(-by_name[key[0]].probability(risk_sum / weight_sum))
+        for k, v in losses.items():
             loss[s, k] = v
-    titles = {ev.name: ev.title for ev in events}
     return JumpSources(
         names,
-        tuple(f"{e}: {h}" for e, h in keys),
-        np.array([rows[key][0] for key in keys]),
+        tuple(f"{e}: {b}" for e, b in keys),
+        intensity,
         loss,
-        tuple(titles[e] for e in sorted({e for e, _ in keys})),
+        tuple(by_name[e].title for e in sorted({e for e, _ in keys})),
     )
+
+
+def _bets(c: Constituent, applies_to: str, stable: Set[str]) -> list[tuple[str, float]]:
+    """The shared bets of one holding an event of this kind hits, with the share of the
+    holding each carries."""
+    if applies_to == "stablecoin":
+        n = len(c.underlying)
+        return [(u, 1.0 / n) for u in c.underlying if u in stable]
+    if applies_to == "liquid_staking":
+        return (
+            [(c.underlying[0] if c.underlying else c.id, 1.0)] if c.kind == "liquid_staking" else []
+        )
+    if c.kind not in PROTOCOL_KINDS:
+        return []
+    protocol = next((d for d in c.dependencies if d.startswith("protocol:")), c.id)
+    return [(protocol.removeprefix("protocol:"), 1.0)]
 
 
 @dataclass(frozen=True)
@@ -177,7 +196,8 @@ def draw_jumps(
     n = int(counts.sum())
     path = np.repeat(np.arange(paths, dtype=np.int64), counts)
     month = rng.integers(0, months, size=n)
-    source = rng.choice(intensity.size, size=n, p=intensity / total)
+    cum = np.cumsum(intensity) / total
+    source = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), intensity.size - 1)
     order = np.argsort(month, kind="stable")
     return JumpDraws(month[order], path[order], np.asarray(source[order], np.int64))
 

@@ -1,10 +1,14 @@
 """Batch plans: one income plan per client row, on any executor.
 
-Why it is built this way: the indices, their price histories and the forecast are the
-same for every client, so they are built once here (``PlanBasis``) and sent to each
-worker once; a task carries a chunk of client rows. Each row runs the planner's own
-``make_plan`` (verdict, optimizer, Monte Carlo) with a seed derived from the run's seed
-and the row's position, so a client's result does not depend on the executor, the
+Why it is built this way: what clients share is computed once per batch, on the
+driver, and sent to each worker once (``PlanBasis``): today's indices, their price
+history, the forecast's view, the tail-risk jump sources, and the optimizer's frontier
+(its scenario set and the surrogate mix of every target on a grid, for each risk
+profile). A task carries a chunk of client rows and plans them together with the
+planner's own ``plan_many`` (verdict, candidate screening, Monte Carlo), which stacks
+the clients' Monte Carlo runs into a few large numpy arrays. Each client's seed derives
+from the run's seed and the row's position, and a run's arithmetic does not depend on
+what it is stacked with, so a client's result does not depend on the executor, the
 chunking or the number of workers. A row that cannot be read or planned becomes a
 failed row with its reason; the batch goes on.
 
@@ -35,9 +39,12 @@ from sqlalchemy import Engine
 from realyield.core.errors import ConfigError, DataError, InsufficientDataError, RealyieldError
 from realyield.indices.composition import IndexComposition
 from realyield.indices.service import indices_at
+from realyield.planning.context import PlanContext, plan_context
 from realyield.planning.outcomes import PERCENTILES
 from realyield.planning.parse import request_options
-from realyield.planning.service import PlanRequest, make_plan
+from realyield.planning.plan import Plan, PlanRequest
+from realyield.planning.planner import plan_many
+from realyield.planning.profiles import risk_profiles
 from realyield.scaleout.executors import Executor, LocalExecutor, Progress, run_items
 from realyield.scaleout.seeds import item_seed
 from realyield.scoring.service import score_stored
@@ -73,17 +80,32 @@ class ClientRow:
 
 @dataclass
 class PlanBasis:
-    """What every client's plan reads: today's indices, prices and forecast (sent to
-    each worker once)."""
+    """What every client's plan reads (sent to each worker once): the planner's shared
+    context, its frontier solved for every profile."""
 
-    compositions: dict[str, IndexComposition]
-    prices: pl.DataFrame
-    stable: frozenset[str]
-    as_of: date
-    forecast: pl.DataFrame | None
+    context: PlanContext
     notes: list[str] = field(default_factory=list)
     paths: int = DEFAULT_PATHS
     seed: int = 0
+
+    @property
+    def as_of(self) -> date:
+        return self.context.as_of
+
+
+def basis_of(
+    context: PlanContext,
+    *,
+    paths: int = DEFAULT_PATHS,
+    seed: int = 0,
+    notes: list[str] | None = None,
+) -> PlanBasis:
+    """A batch basis on ``context``, its optimizer frontier solved for every profile
+    (so workers share the solutions instead of each solving them again)."""
+    for profile in risk_profiles().values():
+        if any(profile.max_share.get(n, 0.0) > 0 for n in context.yields):
+            context.frontier.warm(profile.max_share, profile.cvar_budget)
+    return PlanBasis(context, list(notes or []), paths, seed)
 
 
 def read_clients(path: Path | str) -> list[ClientRow]:
@@ -163,57 +185,65 @@ def _first_income_year(request: PlanRequest, years: int) -> int:
 
 
 def plan_rows(basis: PlanBasis, chunk: Sequence[tuple[int, ClientRow]]) -> list[dict[str, Any]]:
-    """The task: plan each (position, row) of ``chunk``; a row's own error is its
-    result's ``error``."""
-    out = []
+    """The task: plan the (position, row) pairs of ``chunk`` together; a row's own error
+    is its result's ``error``."""
+    out: list[dict[str, Any]] = []
+    requests: list[PlanRequest] = []
+    slots: list[int] = []
     for position, row in chunk:
         seed = item_seed(basis.seed, position)
-        result: dict[str, Any] = {"client": row.client, "line": row.line, "seed": seed}
+        out.append({"client": row.client, "line": row.line, "seed": seed})
         try:
-            request = request_of(row, paths=basis.paths, seed=seed)
-            plan = make_plan(
-                request,
-                basis.compositions,
-                basis.prices,
-                basis.stable,
-                as_of=basis.as_of,
-                forecast=basis.forecast,
-            )
+            requests.append(request_of(row, paths=basis.paths, seed=seed))
+            slots.append(len(out) - 1)
         except RealyieldError as exc:
-            result.update(status="failed", error=str(exc))
-            out.append(result)
-            continue
-        o = plan.outcomes
-        first = _first_income_year(request, o.capital_pct.shape[1])
-        p = {q: i for i, q in enumerate(PERCENTILES)}
-        result.update(
-            status="ok",
-            error=None,
-            capital=request.capital,
-            income_per_year=request.income_per_year,
-            risk=request.risk,
-            horizon_years=request.horizon_years,
-            required_yield=plan.verdict.required_yield,
-            verdict=plan.verdict.level,
-            success_probability=o.success_probability,
-            exhaustion_probability=o.exhaustion_probability,
-            allocation=json.dumps(plan.allocation, sort_keys=True),
-            blended_apy=plan.blended.apy,
-            blended_real_apy=plan.blended.real,
-            **{f"capital_end_p{q}": float(o.capital_pct[p[q], -1]) for q in (5, 50, 95)},
-            capital_end_real_p50=float(o.capital_real_pct[p[50], -1]),
-            **{f"income_first_year_p{q}": float(o.income_pct[p[q], first]) for q in (5, 50, 95)},
-        )
-        out.append(result)
+            out[-1].update(status="failed", error=str(exc))
+    plans = plan_many(basis.context, requests, detail=False)
+    for k, request, plan in zip(slots, requests, plans, strict=True):
+        if isinstance(plan, Exception):
+            out[k].update(status="failed", error=str(plan))
+        else:
+            out[k].update(_row(request, plan))
     return out
+
+
+def _row(request: PlanRequest, plan: Plan) -> dict[str, Any]:
+    o = plan.outcomes
+    first = _first_income_year(request, o.capital_pct.shape[1])
+    p = {q: i for i, q in enumerate(PERCENTILES)}
+    v = plan.verdict
+    rec = v.recommended
+    return dict(
+        status="ok",
+        error=None,
+        capital=request.capital,
+        income_per_year=request.income_per_year,
+        risk=request.risk,
+        horizon_years=request.horizon_years,
+        required_yield=v.required_yield,
+        need=v.need,
+        verdict=v.level,
+        success_probability=o.success_probability,
+        success_threshold=v.success_threshold,
+        exhaustion_probability=o.exhaustion_probability,
+        allocation=json.dumps(plan.allocation, sort_keys=True),
+        recommended=json.dumps(rec.weights, sort_keys=True) if rec else None,
+        recommended_success=rec.success_probability if rec else None,
+        blended_apy=plan.blended.apy,
+        blended_real_apy=plan.blended.real,
+        **{f"capital_end_p{q}": float(o.capital_pct[p[q], -1]) for q in (5, 50, 95)},
+        capital_end_real_p50=float(o.capital_real_pct[p[50], -1]),
+        **{f"income_first_year_p{q}": float(o.income_pct[p[q], first]) for q in (5, 50, 95)},
+    )
 
 
 RESULT_COLUMNS: dict[str, Any] = {
     "client": pl.Utf8, "line": pl.Int64, "seed": pl.Int64, "status": pl.Utf8,
     "error": pl.Utf8, "capital": pl.Float64, "income_per_year": pl.Float64,
     "risk": pl.Utf8, "horizon_years": pl.Int64, "required_yield": pl.Float64,
-    "verdict": pl.Utf8, "success_probability": pl.Float64,
-    "exhaustion_probability": pl.Float64, "allocation": pl.Utf8,
+    "need": pl.Float64, "verdict": pl.Utf8, "success_probability": pl.Float64,
+    "success_threshold": pl.Float64, "exhaustion_probability": pl.Float64,
+    "allocation": pl.Utf8, "recommended": pl.Utf8, "recommended_success": pl.Float64,
     "blended_apy": pl.Float64, "blended_real_apy": pl.Float64,
     "capital_end_p5": pl.Float64, "capital_end_p50": pl.Float64,
     "capital_end_p95": pl.Float64, "capital_end_real_p50": pl.Float64,
@@ -307,11 +337,12 @@ def plan_batch_on(
 def stored_basis(
     engine: Engine, *, paths: int = DEFAULT_PATHS, seed: int = 0, as_of: date | None = None
 ) -> PlanBasis:
-    """Today's indices, prices and forecast from the store: the inputs every plan of a
-    batch shares (what ``plan_stored`` builds for one plan).
+    """Today's indices, prices and forecast from the store, made into the context every
+    plan of a batch shares (what ``plan_stored`` builds for one plan).
 
     Raises:
-        InsufficientDataError: no index can be built from the stored data.
+        InsufficientDataError: no index can be built from the stored data, or too little
+            price history.
     """
     scored, forecast_note = score_stored(engine)
     built, _ = indices_at(engine, as_of=as_of, scored=scored)
@@ -327,22 +358,21 @@ def stored_basis(
             "the bundled snapshot's price and yield histories are ILLUSTRATIVE (generated): "
             "so are these outcomes; import real prices for real plans",
         )
-    return PlanBasis(
-        compositions=compositions,
-        prices=price_history_frame(engine, end=day),
-        stable=frozenset(a.id for a in load_assets(engine) if a.category == "stablecoin"),
+    context = plan_context(
+        compositions,
+        price_history_frame(engine, end=day),
+        frozenset(a.id for a in load_assets(engine) if a.category == "stablecoin"),
         as_of=day,
         forecast=scored.forecast,
-        notes=notes,
-        paths=paths,
-        seed=seed,
     )
+    return basis_of(context, paths=paths, seed=seed, notes=notes)
 
 
 __all__ = [
     "BatchResult",
     "ClientRow",
     "PlanBasis",
+    "basis_of",
     "parse_clients",
     "plan_batch_on",
     "plan_rows",
