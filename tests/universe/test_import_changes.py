@@ -115,13 +115,17 @@ YAHOO_FULL = (
 
 
 def test_a_yahoo_adj_close_file_imports_with_no_options(engine: Engine, tmp_path: Path) -> None:
-    """Done-means: ``Date,Adj_Close`` imports as it is. The close of D is the 00:00 UTC
-    price of D+1, so it agrees with the Open of D+1 from the full export."""
-    adj = tmp_path / "bitcoin.csv"  # the asset from the name, as for every price file
+    """Done-means: Yahoo's ``BTC-USD.csv`` with ``Date,Adj_Close`` imports as it is. The
+    close of D is the 00:00 UTC price of D+1, so it agrees with the Open of D+1 from the
+    full export."""
+    adj = tmp_path / "BTC-USD.csv"
     adj.write_text("Date,Adj_Close\n2024-01-01,44167.33\n2024-01-02,44957.97\n")
     result = build.import_file(engine, adj)
     assert result.status == "ok" and result.written["prices"] == 2
-    frame = price_history_frame(engine, ["bitcoin"])
+    with engine.connect() as conn:
+        (asset,) = set(conn.execute(select(schema.prices.c.asset_id)).scalars())
+    assert asset in ("BTC", "bitcoin")  # the ticker, or its id once aliases map it
+    frame = price_history_frame(engine, [asset])
     assert frame["date"].to_list() == [date(2024, 1, 2), date(2024, 1, 3)]
     full = tmp_path / "btc-full.csv"
     full.write_text(YAHOO_FULL)

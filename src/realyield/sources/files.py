@@ -256,6 +256,17 @@ def _price_layout(path: Path, header: list[str]) -> _PriceLayout:
     )
 
 
+_YAHOO_TICKER = re.compile(r"([A-Za-z0-9]+)-USD", re.ASCII)
+
+
+def asset_from_name(path: Path) -> str:
+    """The asset a price file's name gives: ``bitcoin.csv`` -> ``bitcoin``; Yahoo's
+    download name ``BTC-USD.csv`` -> ``BTC`` (its ticker without the USD quote)."""
+    stem = path.name.split(".")[0]
+    ticker = _YAHOO_TICKER.fullmatch(stem)
+    return ticker.group(1) if ticker else stem
+
+
 def import_prices(
     path: Path,
     *,
@@ -278,7 +289,7 @@ def import_prices(
     header, rows = csv_rows(path, text, columns=columns, targets=PRICE_COLUMNS)
     layout = _price_layout(path, header)
     index = {h: i for i, h in enumerate(header)}
-    default_asset = asset_id or path.name.split(".")[0]
+    default_asset = asset_id or asset_from_name(path)
     report = IngestReport(source=f"{FILE_SOURCE}:{path.name}")
     samples: dict[str, list[PriceSample]] = defaultdict(list)
 
