@@ -109,6 +109,25 @@ def load_defunct_tokens(path: Path | None = None) -> tuple[DefunctToken, ...]:
         raise DataError(f"cannot read the defunct-token table ({exc})") from exc
 
 
+def _index(
+    rows: Sequence[DefunctToken],
+) -> tuple[dict[str, list[DefunctToken]], dict[str, list[DefunctToken]]]:
+    """The rows by symbol and by address (a pool is looked up, not the table scanned)."""
+    by_symbol: dict[str, list[DefunctToken]] = {}
+    by_address: dict[str, list[DefunctToken]] = {}
+    for row in rows:
+        for symbol in row.symbols:
+            by_symbol.setdefault(symbol, []).append(row)
+        if row.address is not None:
+            by_address.setdefault(row.address, []).append(row)
+    return by_symbol, by_address
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_index() -> tuple[dict[str, list[DefunctToken]], dict[str, list[DefunctToken]]]:
+    return _index(load_defunct_tokens())
+
+
 def defunct_tokens_in(
     symbols: Sequence[str],
     addresses: Sequence[str],
@@ -119,20 +138,15 @@ def defunct_tokens_in(
 ) -> list[tuple[str, DefunctToken]]:
     """The (symbol or address as held, row) pairs of the defunct tokens a pool holds as
     of ``as_of``: by contract address, or by symbol on the row's chains."""
-    rows = load_defunct_tokens() if table is None else table
-    held_symbols = {s.upper() for s in symbols}
-    held_addresses = {a.lower() for a in addresses}
+    by_symbol, by_address = _packaged_index() if table is None else _index(table)
+    found: dict[DefunctToken, str] = {}
+    for address in addresses:
+        for row in by_address.get(address.lower(), ()):
+            if row.since <= as_of:
+                found.setdefault(row, row.symbols[0])
     chain_key = chain.lower()
-    found = []
-    for row in rows:
-        if row.since > as_of:
-            continue
-        if row.address is not None and row.address in held_addresses:
-            found.append((row.symbols[0], row))
-            continue
-        if row.chains and chain_key not in row.chains:
-            continue
-        hit = next((s for s in row.symbols if s in held_symbols), None)
-        if hit is not None:
-            found.append((hit, row))
-    return found
+    for symbol in symbols:
+        for row in by_symbol.get(symbol.upper(), ()):
+            if row.since <= as_of and (not row.chains or chain_key in row.chains):
+                found.setdefault(row, symbol.upper())
+    return [(symbol, row) for row, symbol in found.items()]

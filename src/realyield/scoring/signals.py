@@ -11,6 +11,7 @@ sustainability score read. Pure numpy on columns; NaN = unknown.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -31,6 +32,12 @@ def fee_tier_pct(pool_meta: object) -> float:
     0.05%"``), NaN when it names none (the last percentage wins)."""
     if not isinstance(pool_meta, str):
         return float("nan")
+    return _fee_tier(pool_meta)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fee_tier(pool_meta: str) -> float:
+    """``fee_tier_pct`` of a text (cached: a universe repeats a few hundred of them)."""
     found = _FEE_TIER.findall(pool_meta)
     if not found:
         return float("nan")
