@@ -107,6 +107,10 @@ def test_finite_replaces_nan_and_infinity_at_any_depth() -> None:
         "b": {"c": None},
         "d": "x",
     }
+    import numpy as np
+
+    out = finite({"ok": np.bool_(True), "n": np.int64(3), "x": [np.float64("nan")]})
+    assert out == {"ok": True, "n": 3, "x": [None]} and type(out["ok"]) is bool
 
 
 def test_dates_in_requests_are_iso_text_not_unix_numbers(client: httpx.Client) -> None:

@@ -14,6 +14,7 @@ import math
 from datetime import date
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
 from realyield.api.jobs import JobContext, JobKind
@@ -28,7 +29,11 @@ MAX_PATHS = 100_000
 
 
 def finite(value: Any) -> Any:
-    """``value`` with every NaN or infinity (at any depth) replaced by ``None``."""
+    """``value`` with every NaN or infinity (at any depth) replaced by ``None`` and
+    every numpy scalar made a Python one (a library dict may carry ``numpy.bool``, which
+    the JSON encoder of a result cannot write)."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
