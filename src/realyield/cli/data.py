@@ -20,7 +20,7 @@ from realyield.cli.common import (
 )
 from realyield.core.errors import ConfigError
 from realyield.sources.tabular import parse_column_map
-from realyield.universe import build
+from realyield.universe import batch_import, build
 from realyield.universe.repository import SNAPSHOT_SOURCE, stored_sources, table_counts
 
 data_app = typer.Typer(help="Fetch, import and inspect stored data.", no_args_is_help=True)
@@ -73,7 +73,10 @@ def _print_kept(kept: dict[str, Any]) -> None:
 
 @data_app.command("import")
 def data_import(
-    file: Annotated[Path, typer.Argument(help="CSV/JSON file, plain or .gz")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="CSV/JSON files (plain or .gz) and folders of them"),
+    ],
     kind: Annotated[
         str | None, typer.Option(help="pools | prices | apy-history (default: detect)")
     ] = None,
@@ -101,18 +104,19 @@ def data_import(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import pools, prices or an APY history from a file; bad rows reported by row number.
+    """Import pools, prices or APY histories from files and folders; bad rows reported
+    by row number, each file on its own.
 
-    Exit status 1 when the file has no good row or cannot be read (2 for a bad option).
+    Exit status 1 when any file has no good row or cannot be read (2 for a bad option).
     """
     with session() as (_settings, engine):
         try:
             day = date.fromisoformat(as_of) if as_of else None
         except ValueError as exc:
             raise fail(ConfigError(f"--as-of {as_of!r} is not a YYYY-MM-DD date")) from exc
-        result = build.import_file(
+        outcomes = batch_import.import_paths(
             engine,
-            file,
+            paths,
             kind=kind,
             strict=strict,
             as_of=day,
@@ -123,11 +127,29 @@ def data_import(
             columns=parse_column_map(columns) if columns else None,
             dry_run=dry_run,
         )
+    if len(outcomes) == 1 and outcomes[0].error is not None:
+        raise fail(outcomes[0].error)  # one file: its error is the command's, as before
     if as_json:
-        emit_json(result.as_dict())
+        payload = [o.as_dict() for o in outcomes]
+        emit_json(payload[0] if len(payload) == 1 else {"files": payload})
     else:
-        _print_import(result, file.name)
-    if result.status == "failed":
+        for outcome in outcomes:
+            if outcome.result is not None:
+                _print_import(outcome.result, outcome.path.name)
+            else:
+                console.print(
+                    f"[bold red]{escape(outcome.path.name)}: failed[/] - "
+                    f"{escape(str(outcome.error))}",
+                    highlight=False,
+                )
+        failed = [o.path.name for o in outcomes if o.failed]
+        if len(outcomes) > 1:
+            console.print(
+                f"{len(outcomes) - len(failed)} of {len(outcomes)} file(s) imported"
+                + (f"; failed: {escape(', '.join(failed))}" if failed else ""),
+                highlight=False,
+            )
+    if any(o.failed for o in outcomes):
         raise typer.Exit(1)
 
 

@@ -14,7 +14,9 @@ Accepted layouts (plain or gzipped, UTF-8 with or without BOM, or UTF-16 with BO
   close of day D is the 00:00 UTC price of D+1, so it is stored under D+1 (storing
   it under D would let a backtest see the day's close at its start);
 * APY history: ``date, id|pool, apy[, apy_base, apy_reward, tvl_usd, chain, project,
-  symbol]`` (also ``timestamp``/``tvlUSD`` as in chart exports).
+  symbol]`` (also ``timestamp``/``tvlUSD`` as in chart exports); tracker exports
+  ``date, protocol, asset, chain, apy`` get the id ``protocol:chain:asset`` with the
+  protocol mapped to the universe's slug (``AAVEV3`` -> ``aave-v3:ethereum:usdc``).
 
 Any other CSV is read with ``columns`` (``{"date": "Date", "price": "Adj_Close"}``).
 Every cell goes through ``core.parsing``: thousands separators and decimal commas are
@@ -47,6 +49,7 @@ from realyield.core.parsing import (
     parse_float,
     parse_timestamp,
 )
+from realyield.reference.aliases import canonical_asset, canonical_protocol, unknown_name_hint
 from realyield.sources.coingecko import PriceSample, collapse_to_days
 from realyield.sources.defillama import (
     DEFAULT_LIMITS,
@@ -256,6 +259,18 @@ def _price_layout(path: Path, header: list[str]) -> _PriceLayout:
     )
 
 
+def _canonical_asset(name: str) -> str:
+    """The CoinGecko id of an asset name from a price file.
+
+    Raises:
+        GuardError: ``unknown_asset``, with the alias row that would link the name.
+    """
+    found = canonical_asset(name)
+    if found is None:
+        raise GuardError("unknown_asset", unknown_name_hint("asset", name))
+    return found
+
+
 _YAHOO_TICKER = re.compile(r"([A-Za-z0-9]+)-USD", re.ASCII)
 
 
@@ -277,9 +292,13 @@ def import_prices(
 ) -> tuple[list[PricePoint], IngestReport]:
     """Read a daily price CSV into PricePoints (one per asset and UTC day).
 
-    The asset comes from ``asset_id``, else the file's coin/ticker column, else the file
-    name (``bitcoin.csv`` -> ``bitcoin``). Several samples in one day are resolved to the
-    one nearest 00:00 UTC and counted in ``report.duplicates``.
+    The asset comes from ``asset_id`` (taken as given), else the file's coin/ticker
+    column, else the file name (``bitcoin.csv`` -> ``bitcoin``), mapped to its CoinGecko
+    id through the alias table (``bnb`` -> ``binancecoin``, ``avalanche`` ->
+    ``avalanche-2``); a name the table does not know rejects the row as
+    ``unknown_asset`` with the alias row to add (never guessed). Several samples in
+    one day are resolved to the one nearest 00:00 UTC and counted in
+    ``report.duplicates``.
 
     Raises:
         DataError: unreadable file, unknown layout, or (strict) any bad row.
@@ -310,7 +329,9 @@ def import_prices(
             if layout.close_of_day and at.time() == datetime.min.time():
                 at += timedelta(days=1)
             raw_asset = row[index[layout.asset]] if layout.asset else None
-            asset = asset_id or to_text(raw_asset, layout.asset or "", max_len=128) or default_asset
+            asset = asset_id or _canonical_asset(
+                to_text(raw_asset, layout.asset or "", max_len=128) or default_asset
+            )
             price = cell(row, layout.price)
             if price is None or price <= 0:
                 raise GuardError(
@@ -427,6 +448,18 @@ def import_apy_history(
     return result, report
 
 
+def _canonical_protocol(name: str) -> str:
+    """The universe's slug for a tracker's protocol name (``AAVEV3`` -> ``aave-v3``).
+
+    Raises:
+        GuardError: ``unknown_protocol``, with the alias row that would link the name.
+    """
+    found = canonical_protocol(name)
+    if found is None:
+        raise GuardError("unknown_protocol", unknown_name_hint("protocol", name))
+    return found
+
+
 def _history_row(
     row: list[str],
     header: list[str],
@@ -456,6 +489,8 @@ def _history_row(
 
     if layout.id == -1:
         parts = [text(c) for c in layout.composite]
+        if parts[0]:
+            parts[0] = _canonical_protocol(parts[0])
         series = ":".join(p.lower() for p in parts if p) if all(parts) else None
     else:
         series = opportunity_id or text(layout.id)
@@ -478,6 +513,6 @@ def _history_row(
         if (v := text(layout.optional[k], 64 if k == "chain" else 200)) is not None
     }
     if layout.id == -1:
-        info.setdefault("project", row[layout.composite[0]].strip())
+        info.setdefault("project", _canonical_protocol(row[layout.composite[0]].strip()))
         info.setdefault("symbol", row[layout.composite[2]].strip())
     return point, info

@@ -29,7 +29,7 @@ from realyield.core.errors import (
 from realyield.core.model import ApyPoint, Asset, Opportunity, PricePoint
 from realyield.core.settings import Settings
 from realyield.reference.staking import load_staking_params
-from realyield.sources import files
+from realyield.sources import file_records, files
 from realyield.sources.coingecko import CoinGeckoClient
 from realyield.sources.defillama import DefiLlamaClient, Limits
 from realyield.sources.http import CircuitBreaker, HttpSource, TokenBucket
@@ -508,11 +508,16 @@ def _read_file(
         return batch, report, f"{len(batch.opportunities):,} pools"
     if kind == "prices":
         batch.prices, report = files.import_prices(path, asset_id=asset_id, **common)
+        batch.assets = file_records.price_assets(batch.prices, source=files.FILE_SOURCE)
+        batch.opportunities = file_records.staking_routes_for(batch.prices)
         n_assets = len({p.asset_id for p in batch.prices})
         return batch, report, f"{len(batch.prices):,} daily prices for {n_assets} asset(s)"
     history, report = files.import_apy_history(
         path, opportunity_id=opportunity_id, apy_unit=apy_unit, **common
     )
     batch.apy_history, batch.series_info = history.points, history.pool_info
+    batch.opportunities = file_records.history_opportunities(
+        history.points, history.pool_info, source=files.FILE_SOURCE
+    )
     n_series = len({p.opportunity_id for p in history.points})
     return batch, report, f"{len(history.points):,} pool-days for {n_series} series"

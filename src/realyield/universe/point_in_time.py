@@ -8,7 +8,7 @@ that window did not exist yet, or had died: they are left out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -133,22 +133,104 @@ def assets_at(
 ) -> dict[str, Asset]:
     """Assets with the price and market cap they had on ``day`` (when known then).
 
-    ``prices`` is the price history (``asset_id, date, price_usd[, market_cap_usd]``), or
+    A day without a published market cap gets the last known circulating supply times
+    that day's price, when the frame carries ``supply`` (``with_implied_supply``) and
+    that supply is at most ``MAX_SUPPLY_AGE_DAYS`` old. ``prices`` is the price history
+    (``asset_id, date, price_usd[, market_cap_usd]``), or
     a ``SortedHistory`` over it when asking for many days."""
     rows = _sorted(prices, "asset_id")
     at_row = rows.latest_positions(day, max_gap_days)
     price = rows.values("price_usd")
     cap = rows.values("market_cap_usd") if "market_cap_usd" in rows.frame.columns else None
+    implied = "supply" in rows.frame.columns
+    supply = rows.values("supply") if implied else None
+    supply_day = rows.values("supply_date") if implied else None
     at = datetime(day.year, day.month, day.day, tzinfo=UTC)
     out = {}
     for a in assets:
         p = at_row.get(a.id)
         if p is None:
             continue
+        known = (cap[p] if cap is not None else None) or None
+        circulating = a.circulating_supply
+        if supply is not None and supply_day is not None and supply[p] is not None:
+            circulating = supply[p]
+            if known is None and (day - supply_day[p]).days <= MAX_SUPPLY_AGE_DAYS:
+                known = supply[p] * price[p]  # the last known supply at today's price
         out[a.id] = replace(
-            a,
-            price_usd=price[p],
-            market_cap_usd=(cap[p] if cap is not None else None) or None,
-            as_of=at,
+            a, price_usd=price[p], market_cap_usd=known, circulating_supply=circulating, as_of=at
         )
+    return out
+
+
+#: How long a circulating supply (market cap / price on the last day both were
+#: published) stands in for a missing market cap: a year, as supplies move a few
+#: percent a year (CoinGecko's market_chart exports carry prices without market caps).
+MAX_SUPPLY_AGE_DAYS = 400
+
+
+def with_implied_supply(prices: pl.DataFrame) -> pl.DataFrame:
+    """The price history with ``supply`` (market cap / price on the latest day up to
+    each row that published a market cap) and ``supply_date`` (that day), carried
+    forward per asset: a market cap for days whose source printed only a price.
+
+    A market cap of 0 (CoinGecko's value before it knows the supply) counts as missing.
+    """
+    if prices.is_empty() or "market_cap_usd" not in prices.columns:
+        return prices
+    known = (pl.col("market_cap_usd") > 0) & (pl.col("price_usd") > 0)
+    return (
+        prices.sort("asset_id", "date", maintain_order=True)
+        .with_columns(
+            pl.when(known).then(pl.col("market_cap_usd") / pl.col("price_usd")).alias("supply"),
+            pl.when(known).then(pl.col("date")).alias("supply_date"),
+        )
+        .with_columns(
+            pl.col("supply", "supply_date").forward_fill().over("asset_id"),
+        )
+    )
+
+
+def staking_routes_at(
+    routes: Sequence[Opportunity],
+    assets: Mapping[str, Asset],
+    priced_days: Mapping[str, int],
+    day: date,
+) -> list[Opportunity]:
+    """A network's own staking routes (records of the dated staking table) with what the
+    network's asset histories say on ``day``.
+
+    The table holds rates, not stake sizes, so the staked value is implied from it: the
+    issuance paid to stakers (supply inflation) over their nominal rate is the staked
+    share of supply (Solana 4.6% / 7.3% = 63%, about the 65% staked in mid-2025), times
+    the asset's market cap that day; a network whose supply shrinks (BNB) gets none.
+    ``meta.count`` becomes the days the asset had been priced (the route is as old as
+    its network), and ``meta.tvl_basis`` says how the TVL was made.
+    """
+    at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    out = []
+    for o in routes:
+        asset = assets.get(o.underlying[0]) if o.underlying else None
+        cap = asset.market_cap_usd if asset is not None else None
+        inflation = o.meta.get("supply_inflation_pct")
+        nominal = o.meta.get("nominal_apr_pct")
+        meta = dict(o.meta)
+        tvl = None
+        if (
+            cap
+            and isinstance(inflation, float | int)
+            and isinstance(nominal, float | int)
+            and inflation > 0
+            and nominal > 0
+        ):
+            share = min(1.0, inflation / nominal)
+            tvl = cap * share
+            meta["tvl_basis"] = (
+                f"implied: market cap ${cap:,.0f} x staked share {share:.0%} (supply "
+                f"inflation {inflation:g}% / nominal rate {nominal:g}%)"
+            )
+        if o.underlying and o.underlying[0] in priced_days:
+            meta["count"] = priced_days[o.underlying[0]]
+            meta["count_basis"] = "days the network's asset had been priced (no rate history)"
+        out.append(replace(o, tvl_usd=tvl, as_of=at, meta=meta))
     return out

@@ -10,7 +10,7 @@ stored, so it never mixes silently with real data.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,10 +21,20 @@ from realyield.core.errors import ConfigError
 from realyield.core.model import OPPORTUNITY_KINDS, Asset, Opportunity
 from realyield.store import schema
 from realyield.store.records import as_date, row_to_asset, row_to_opportunity
+from realyield.universe.point_in_time import (
+    SortedHistory,
+    assets_at,
+    opportunities_at,
+    staking_routes_at,
+    with_implied_supply,
+)
 
 SNAPSHOT_SOURCE = "snapshot"
 SOURCE_PRIORITY = {"defillama": 0, "coingecko": 0, "exchange": 1, "file": 2, SNAPSHOT_SOURCE: 9}
 SORT_KEYS = ("apy", "tvl")
+#: Records that state parameters rather than observe a day (the bundled staking routes):
+#: they stand until replaced, whatever their age.
+STANDING_SOURCES = ("staking",)
 
 
 @dataclass(frozen=True)
@@ -69,10 +79,15 @@ def stored_sources(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def default_sources(engine: Engine) -> tuple[str, ...]:
-    """Every stored source but the snapshot, or the snapshot when nothing else exists."""
+    """Every stored source but the snapshot, or the snapshot when nothing else exists.
+
+    Standing sources (the staking routes a price import adds) go with the observed
+    ones; alone, they do not replace the snapshot."""
     names = tuple(sorted(stored_sources(engine)))
     real = tuple(n for n in names if n != SNAPSHOT_SOURCE)
-    return real or names
+    if any(n not in STANDING_SOURCES for n in real):
+        return real
+    return tuple(n for n in names if n == SNAPSHOT_SOURCE) or real
 
 
 def _newest_date(engine: Engine, sources: Sequence[str]) -> date | None:
@@ -96,6 +111,9 @@ def load_universe(engine: Engine, query: UniverseQuery = UniverseQuery()) -> lis
     sources = query.sources if query.sources is not None else default_sources(engine)
     if not sources:
         return []
+    day = query.as_of or _history_ahead_of_records(engine, sources)
+    if day is not None:
+        return _universe_at(engine, query, sources, day)
     ranked = select(
         t,
         func.row_number()
@@ -124,11 +142,136 @@ def load_universe(engine: Engine, query: UniverseQuery = UniverseQuery()) -> lis
         stmt = stmt.limit(query.limit)
     with engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
-    return [row_to_opportunity(r) for r in rows]
+    return _with_network_facts(engine, [row_to_opportunity(r) for r in rows], query.as_of)
+
+
+#: A history row stands for the days after it for this long (gaps of a day or two are
+#: common in every source; a week without a row means the series stopped).
+HISTORY_GAP_DAYS = 7
+
+
+def _with_network_facts(
+    engine: Engine, opps: list[Opportunity], day: date | None
+) -> list[Opportunity]:
+    """``opps`` with the network staking routes among them given their network's facts
+    on ``day`` (``point_in_time.staking_routes_at``); others unchanged, order kept."""
+    routes = [o for o in opps if o.source in STANDING_SOURCES and o.underlying]
+    if not routes:
+        return opps
+    assets = {a.id: a for a in load_assets(engine, as_of=day)}
+    p = schema.prices
+    ids = sorted({o.underlying[0] for o in routes})
+    stmt = select(p.c.asset_id, func.count(func.distinct(p.c.date))).where(p.c.asset_id.in_(ids))
+    if day is not None:
+        stmt = stmt.where(p.c.date <= day)
+    with engine.connect() as conn:
+        priced = {r[0]: int(r[1]) for r in conn.execute(stmt.group_by(p.c.asset_id)).all()}
+    when = day or max(o.as_of for o in opps).date()
+    facts = {o.id: o for o in staking_routes_at(routes, assets, priced, when)}
+    return [facts.get(o.id, o) if o.source in STANDING_SOURCES else o for o in opps]
+
+
+def _history_ahead_of_records(engine: Engine, sources: Sequence[str]) -> date | None:
+    """The newest history day of ``sources`` when it is newer than their newest record
+    (imported histories: each pool's record is dated its first day), else ``None``."""
+    h = schema.apy_history
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(func.max(h.c.date)).where(h.c.source.in_(sources))
+        ).scalar_one_or_none()
+    if newest is None:
+        return None
+    newest_day = as_date(newest)
+    records = _newest_date(engine, sources)
+    return newest_day if records is None or newest_day > records else None
+
+
+def _universe_at(
+    engine: Engine, query: UniverseQuery, sources: Sequence[str], day: date
+) -> list[Opportunity]:
+    """The universe as it stood on ``day``: each id's newest record dated up to then,
+    its APY parts and TVL restated from the history row of that day (at most
+    ``HISTORY_GAP_DAYS`` old) when that row is newer than the record. A record neither
+    restated nor within ``max_age_days`` of ``day`` has left the universe (standing
+    records excepted)."""
+    t = schema.opportunities
+    ranked = (
+        select(
+            t,
+            func.row_number()
+            .over(partition_by=t.c.id, order_by=(t.c.as_of_date.desc(), _priority(t.c.source)))
+            .label("rank"),
+        )
+        .where(t.c.source.in_(sources))
+        .where(t.c.as_of_date <= day)
+    )
+    sub = ranked.subquery()
+    stmt = select(*[sub.c[c.name] for c in t.columns]).where(sub.c.rank == 1)
+    if query.kind:
+        stmt = stmt.where(sub.c.kind == query.kind)
+    if query.chain:
+        stmt = stmt.where(func.lower(sub.c.chain) == query.chain.lower())
+    if query.protocol:
+        stmt = stmt.where(func.lower(sub.c.protocol) == query.protocol.lower())
+    with engine.connect() as conn:
+        records = [row_to_opportunity(r) for r in conn.execute(stmt).mappings().all()]
+    history = apy_history_frame(
+        engine, start=day - timedelta(days=HISTORY_GAP_DAYS), end=day
+    ).filter(pl.col("source").is_in(list(sources)))
+    newest = history.group_by("id").agg(pl.col("date").max())
+    last_row = dict(zip(newest["id"].to_list(), newest["date"].to_list(), strict=True))
+    behind = [o for o in records if o.id in last_row and last_row[o.id] > o.as_of.date()]
+    restated = {
+        o.id: o for o in opportunities_at(behind, history, day, max_gap_days=HISTORY_GAP_DAYS)
+    }
+    oldest = day - timedelta(days=query.max_age_days) if query.max_age_days is not None else None
+    out = []
+    for o in records:
+        fresh = restated.get(o.id)
+        if fresh is not None:
+            out.append(fresh)
+        elif o.source in STANDING_SOURCES or oldest is None or o.as_of.date() >= oldest:
+            out.append(o)
+    out = _with_network_facts(engine, out, day)
+    if query.min_tvl_usd is not None:
+        out = [o for o in out if o.tvl_usd is not None and o.tvl_usd >= query.min_tvl_usd]
+
+    def key(o: Opportunity) -> tuple[bool, float, str]:
+        value = o.apy if query.sort == "apy" else o.tvl_usd
+        return (value is None, -(value or 0.0), o.id)
+
+    out.sort(key=key)
+    return out[: query.limit] if query.limit else out
 
 
 def load_assets(engine: Engine, *, as_of: date | None = None) -> list[Asset]:
-    """The latest stored facts per asset (newest date, then source priority)."""
+    """The latest stored facts per asset (newest date, then source priority), with the
+    price and market cap of the price history on ``as_of`` (else its newest day) when
+    the history has one at most a week old: an asset record dated its listing day
+    then reads what was known on the view's day (``point_in_time.assets_at``)."""
+    records = _asset_records(engine, as_of)
+    if not records:
+        return records
+    prices = price_history_frame(engine, [a.id for a in records], end=as_of)
+    if prices.is_empty():
+        return records
+    history = SortedHistory(prices, "asset_id")
+    newest = prices.group_by("asset_id").agg(pl.col("date").max())
+    days = dict(zip(newest["asset_id"].to_list(), newest["date"].to_list(), strict=True))
+    out = []
+    for a in records:
+        day = as_of or days.get(a.id)
+        if a.id not in days or day is None or a.as_of.date() >= day:
+            out.append(a)  # no history, or the record is as new as the view
+            continue
+        restated = assets_at([a], history, day).get(a.id)
+        # priced once but not in the week before ``day``: its price then is unknown
+        out.append(restated or replace(a, price_usd=None, market_cap_usd=None))
+    return out
+
+
+def _asset_records(engine: Engine, as_of: date | None) -> list[Asset]:
+    """The asset rows themselves: the newest dated up to ``as_of`` per id."""
     t = schema.assets
     ranked = select(
         t,
@@ -215,8 +358,12 @@ def price_history_frame(
     start: date | None = None,
     end: date | None = None,
 ) -> pl.DataFrame:
-    """Daily prices as a long frame (asset_id, date, price_usd, ...), one source a day."""
-    return _history_frame(engine, schema.prices, "asset_id", _PRICE_SCHEMA, asset_ids, start, end)
+    """Daily prices as a long frame (asset_id, date, price_usd, ...), one source a day,
+    with the circulating supply implied by the last published market cap carried
+    forward (``supply``, ``supply_date``: see ``point_in_time.with_implied_supply``)."""
+    return with_implied_supply(
+        _history_frame(engine, schema.prices, "asset_id", _PRICE_SCHEMA, asset_ids, start, end)
+    )
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
