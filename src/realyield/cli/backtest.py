@@ -156,6 +156,13 @@ def backtest(
     ],
     start: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Use only data known up to this date: the last day, and the holdings "
+            "stressed are those held then."
+        ),
+    ] = None,
     rebalance: Annotated[
         str | None,
         typer.Option(help=" | ".join(REBALANCE_CHOICES) + " (index default: its methodology)"),
@@ -186,9 +193,13 @@ def backtest(
 ) -> None:
     """Backtest an index (rebuilt point in time) or your weights: price and income apart,
     costs, impermanent loss, lock-ups, benchmarks, stress episodes, HTML report."""
+    known = _day(as_of, "--as-of")
+    last = _day(end, "--to")
+    if known is not None and last is not None and last > known:
+        raise fail(ConfigError(f"--to {last} is after --as-of {known}: no look-ahead"))
     overrides: dict[str, Any] = {
         "start": _day(start, "--from"),
-        "end": _day(end, "--to"),
+        "end": last or known,
         "rebalance": rebalance,
         "income": income,
         "capital_usd": capital,
@@ -223,7 +234,10 @@ def backtest(
             weights, info = result.final_weights, result.info
         else:
             result = backtest_index(engine, target, overrides, sources=sources, progress=progress)
-            _, weights, info = today_weights(engine, target, sources=sources)
+            if known is None:
+                _, weights, info = today_weights(engine, target, sources=sources)
+            else:  # the index as it was held on the last day, not today's
+                weights, info = result.final_weights, result.info
         episodes = stress_today(engine, weights, info) if stress else []
     try:
         written = write_report(report, result, episodes) if report else None

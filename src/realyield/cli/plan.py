@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -50,9 +51,17 @@ def plan(
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     no_optimize: Annotated[bool, typer.Option("--no-optimize", help="Skip the optimizer.")] = False,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Plan on the indices as of this date, with what was known then."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Plan an income goal: required yield, verdict, allocation, Monte Carlo, cash flow."""
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError as exc:
+        raise fail(ConfigError(f"--as-of {as_of!r} is not a YYYY-MM-DD date")) from exc
     try:
         opts = request_options(
             capital=capital,
@@ -85,7 +94,7 @@ def plan(
         raise fail(exc) from exc
     with session() as (_, engine):
         with console.status("building indices and simulating...") if not json_out else _null():
-            result = plan_stored(engine, request)
+            result = plan_stored(engine, request, as_of=day)
         written = write_report(result, report) if report is not None else None
     if json_out:
         emit_json(result.as_dict())

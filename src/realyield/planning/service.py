@@ -29,7 +29,12 @@ from realyield.planning.context import (
 from realyield.planning.plan import Blended, Plan, PlanRequest, blend, request_from_preset
 from realyield.planning.planner import plan_many
 from realyield.scoring.service import score_stored
-from realyield.universe.repository import load_assets, price_history_frame, stored_sources
+from realyield.universe.repository import (
+    UniverseQuery,
+    load_assets,
+    price_history_frame,
+    stored_sources,
+)
 
 __all__ = [
     "PRICE_MODELS",
@@ -76,13 +81,14 @@ def make_plan(
 
 
 def plan_stored(engine: Engine, request: PlanRequest, *, as_of: date | None = None) -> Plan:
-    """Build today's indices from the store, then plan.
+    """Build the indices of ``as_of`` (default: the newest stored day) from the store,
+    with only what was known that day, then plan.
 
     Raises:
         DataError: nothing stored (run `realyield demo` or `realyield data refresh`).
         ConfigError, InsufficientDataError: as ``make_plan``.
     """
-    scored, forecast_note = score_stored(engine)
+    scored, forecast_note = score_stored(engine, UniverseQuery(as_of=as_of))
     built, _ = indices_at(engine, as_of=as_of, scored=scored)
     day = as_of or scored.inputs.as_of
     return plan_on_indices(
