@@ -119,6 +119,7 @@ def done(store: Engine) -> dict[str, Plan]:
 def test_one_plan_one_mix_one_verdict(done: dict[str, Plan], case: str) -> None:
     plan = done[case]
     d = plan.as_dict()
+    json.dumps(d)  # plain Python values (a numpy.bool would fail here and in the API)
     v, o = d["verdict"], d["outcomes"]
     # the verdict judges the allocation that is simulated and printed
     assert v["success_probability"] == o["success_probability"]

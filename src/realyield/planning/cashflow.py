@@ -99,7 +99,7 @@ def schedule(
                 elif now < wr0 * (1 - config.guardrail_band):
                     w_month *= 1 + config.guardrail_step
             else:
-                w_month = goal[t]
+                w_month = float(goal[t])
                 if config.withdrawal == "guardrails" and v > 0:
                     wr0 = 12.0 * w_month / v
         by = {

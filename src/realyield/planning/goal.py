@@ -98,7 +98,14 @@ def plan_need(config: PlanConfig, real: float) -> Need:
         w = first / start_capital
     indexed = config.indexed_goal
     net = (1.0 + w) * (1.0 + config.inflation) - 1.0 if indexed else w
-    return Need(net / (1.0 - config.tax_income), w, start_capital, today, indexed, net)
+    return Need(
+        float(net / (1.0 - config.tax_income)),
+        float(w),
+        float(start_capital),
+        float(today),
+        indexed,
+        float(net),
+    )
 
 
 def years_to_exhaustion(capital: float, income_per_year: float, yield_rate: float) -> float:
@@ -192,8 +199,8 @@ def judge(
     if not 0.0 < threshold <= 1.0:
         raise ConfigError(f"the success threshold must be in (0, 1], got {threshold!r}")
     need, real, p = simulated.need, simulated.real_yield, simulated.success_probability
-    covers = real >= need - 1e-12
-    succeeds = p >= threshold
+    covers = bool(real >= need - 1e-12)
+    succeeds = bool(p >= threshold)
     best = max(index_real, key=lambda n: index_real[n])
     if covers and succeeds:
         level = "sustainable"

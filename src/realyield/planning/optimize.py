@@ -189,6 +189,10 @@ class Frontier:
     def cvar_of(self, weights: Mapping[str, float]) -> float:
         return cvar(self.scenarios @ np.array([weights.get(n, 0.0) for n in self.names]))
 
+    @property
+    def solved(self) -> int:
+        return len(self._mixes)
+
     def top_target(self, max_share: Mapping[str, float]) -> float:
         """Above the best allowed index's mean 12-month return no target changes the
         mix much, so targets are capped there (a batch then solves a bounded grid)."""

@@ -77,6 +77,19 @@ def plan_many(
     return [x for x in out if x is not None]
 
 
+def solve_frontier(ctx: PlanContext, requests: Sequence[PlanRequest]) -> int:
+    """Solve (and cache in ``ctx``) every optimizer mix these requests will ask for, so
+    a batch solves each once on the driver instead of once per worker; returns how many
+    mixes the frontier holds. Requests that cannot be planned are skipped (their error
+    comes with their plan)."""
+    for request in requests:
+        try:
+            _job(ctx, request)
+        except RealyieldError:
+            continue
+    return ctx.frontier.solved
+
+
 def _job(ctx: PlanContext, request: PlanRequest) -> _Job:
     """Check a request and list its candidate mixes.
 

@@ -43,8 +43,7 @@ from realyield.planning.context import PlanContext, plan_context
 from realyield.planning.outcomes import PERCENTILES
 from realyield.planning.parse import request_options
 from realyield.planning.plan import Plan, PlanRequest
-from realyield.planning.planner import plan_many
-from realyield.planning.profiles import risk_profiles
+from realyield.planning.planner import plan_many, solve_frontier
 from realyield.scaleout.executors import Executor, LocalExecutor, Progress, run_items
 from realyield.scaleout.seeds import item_seed
 from realyield.scoring.service import score_stored
@@ -100,11 +99,8 @@ def basis_of(
     seed: int = 0,
     notes: list[str] | None = None,
 ) -> PlanBasis:
-    """A batch basis on ``context``, its optimizer frontier solved for every profile
-    (so workers share the solutions instead of each solving them again)."""
-    for profile in risk_profiles().values():
-        if any(profile.max_share.get(n, 0.0) > 0 for n in context.yields):
-            context.frontier.warm(profile.max_share, profile.cvar_budget)
+    """A batch basis on ``context`` (``plan_batch_on`` solves its frontier for the
+    batch's clients before sending it out)."""
     return PlanBasis(context, list(notes or []), paths, seed)
 
 
@@ -308,6 +304,17 @@ def plan_batch_on(
         raise ConfigError(f"paths must be 1-1,000,000, got {basis.paths}")
     executor = executor or LocalExecutor()
     started = time.perf_counter()
+    # what clients share: the optimizer's mixes for every (profile, target) the batch
+    # needs, solved once here, before the basis goes to the workers
+    requests = []
+    for position, row in enumerate(rows):
+        try:
+            requests.append(
+                request_of(row, paths=basis.paths, seed=item_seed(basis.seed, position))
+            )
+        except RealyieldError:
+            continue
+    solve_frontier(basis.context, requests)
     results = run_items(
         executor,
         plan_rows,
