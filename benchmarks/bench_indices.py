@@ -17,10 +17,11 @@ import time
 from datetime import date
 
 from bench_scoring import synthetic_universe
+from realyield.backtest.service import index_history
 from realyield.core.settings import load_settings
 from realyield.indices.construct import IndexInputs, build_all
 from realyield.indices.methodology import packaged_definitions
-from realyield.indices.service import HistoryData, load_history_data, replay_levels
+from realyield.indices.service import HistoryData, load_history_data
 from realyield.scoring.score import score_universe
 from realyield.sources.snapshot import SNAPSHOT_AS_OF, load_snapshot
 from realyield.store.engine import open_store
@@ -67,7 +68,7 @@ def main() -> int:
         data = HistoryData(loaded.opportunities, loaded.history, loaded.assets, loaded.prices)
         start = time.perf_counter()
         for name in definitions:
-            replay_levels(name, data, start=date(2022, 7, 1), end=day, definitions=definitions)
+            index_history(name, data, start=date(2022, 7, 1), end=day, definitions=definitions)
         runs.append(time.perf_counter() - start)
     print(
         f"3-year daily levels for all {len(definitions)} indices:       {min(runs):7.3f} s "

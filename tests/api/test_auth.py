@@ -13,9 +13,10 @@ from sqlalchemy import Engine, select
 
 from realyield.api import create_app
 from realyield.api.keys import KeyVerifier, create_key, list_keys, revoke_key, verify_token
+from realyield.backtest.service import index_history
 from realyield.core.errors import AuthError, ConfigError, LimitError
 from realyield.core.settings import Settings, load_settings
-from realyield.indices.service import load_history_data, replay_levels
+from realyield.indices.service import load_history_data
 from realyield.server import create_server
 from realyield.store import schema
 from tests.conftest import LiveApi
@@ -162,7 +163,7 @@ def test_index_levels_job_runs_and_matches_the_library(live_api: LiveApi) -> Non
 
     from datetime import date
 
-    reference = replay_levels(
+    reference = index_history(
         "large-cap-staking",
         load_history_data(live_api.engine),
         start=date(2024, 6, 30),

@@ -13,11 +13,9 @@ import pytest
 from realyield.backtest import impermanent_loss as il
 from realyield.backtest.engine import BacktestConfig, run_backtest
 from realyield.backtest.instruments import HoldingShock
+from realyield.backtest.levels import level_history
 from realyield.backtest.schedule import HoldingInfo, WeightsSchedule
 from realyield.core.errors import ConfigError, DataError
-from realyield.indices.composition import Constituent, IndexComposition
-from realyield.indices.levels import index_levels
-from realyield.indices.rebalance import CostModel
 
 START = date(2024, 1, 1)
 N_DAYS = 120
@@ -40,36 +38,33 @@ def random_path(seed: int, start: float, vol: float = 0.04) -> np.ndarray:
     return start * np.exp(np.cumsum(rng.normal(0, vol, N_DAYS)))
 
 
-def test_equals_index_levels_on_a_price_only_case() -> None:
-    prices = price_frame({"a": random_path(1, 10.0), "b": random_path(2, 50.0)})
-    weights = {"x": 0.6, "y": 0.4}
+def test_price_only_monthly_rebalancing_by_hand() -> None:
+    """Two holdings at 60/40, rebalanced on the first of each month at no cost: the value
+    is the product over the months of each month's weighted price relatives, and the
+    level history read off the run is 100 x value / capital."""
+    pa, pb = random_path(1, 10.0), random_path(2, 50.0)
+    prices = price_frame({"a": pa, "b": pb})
     under = {"x": ("a",), "y": ("b",)}
-
-    def compose(day: date) -> IndexComposition:
-        cons = [
-            Constituent(i, i, "lending", "Ethereum", w, 0.0, 0.0, 0.0, 0.0, 10, under[i])
-            for i, w in weights.items()
-        ]
-        return IndexComposition("t", "t", day, cons)
-
-    levels = index_levels(
-        "t",
-        compose,
-        start=START,
-        end=DAYS[-1],
-        apy=NO_APY,
-        prices=prices,
-        schedule="monthly",
-        drift_trigger=10.0,
-        band=0.0,
-        costs=CostModel(fee_bps=0, slippage_bps=0, default_gas_usd=0.0),
-    )
-    info = {i: HoldingInfo(i, i, "lending", "Ethereum", under[i]) for i in weights}
+    info = {i: HoldingInfo(i, i, "lending", "Ethereum", under[i]) for i in ("x", "y")}
     schedule = WeightsSchedule([START], ["x", "y"], np.array([[0.6, 0.4]]), "t", info)
     result = run_backtest(schedule, prices, NO_APY, BacktestConfig(rebalance="monthly", **FREE))
+    bounds = [0, 31, 60, 91]  # Jan 1, Feb 1, Mar 1, Apr 1
+    expected = np.ones(N_DAYS)
+    for a, b in itertools.pairwise([*bounds, N_DAYS]):
+        start_value = expected[a]
+        seg = slice(a, b)
+        expected[seg] = start_value * (0.6 * pa[seg] / pa[a] + 0.4 * pb[seg] / pb[a])
+        if b < N_DAYS:
+            expected[b] = start_value * (0.6 * pa[b] / pa[a] + 0.4 * pb[b] / pb[a])
     ours = result.daily["value"].to_numpy() / 100_000.0
-    np.testing.assert_allclose(ours, levels.frame["level_total"].to_numpy() / 100.0, rtol=1e-12)
+    np.testing.assert_allclose(ours, expected, rtol=1e-12)
     assert result.attribution["rebalances"] == 4  # Jan 1 + Feb, Mar, Apr
+    levels = level_history(result, schedule)
+    np.testing.assert_allclose(levels.frame["level_total"].to_numpy(), 100 * expected, rtol=1e-12)
+    summary = levels.summary()
+    assert summary["total_return"] == pytest.approx(expected[-1] - 1.0, rel=1e-12)
+    assert summary["price_return"] == pytest.approx(result.attribution["price_return"], rel=1e-12)
+    assert summary["rebalances"] == 4
 
 
 def test_liquidity_holding_loses_the_closed_form_impermanent_loss() -> None:

@@ -25,8 +25,12 @@ def reference(
     trigger: float,
     lock: np.ndarray,
     payout: bool,
+    removals: list[tuple[int, int, list[bool]]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """One strategy, one day at a time, scalar loops: the rules of the kernel's docstring."""
+    """One strategy, one day at a time, scalar loops: the rules of the kernel's docstring
+    (a band that would leave a traded weight where it stands trades all to target; no
+    drift trigger while a sale unbonds; removals sold into their peers before the day's
+    rebalance, at the same costs)."""
     n_days, n = g.shape
     h = [0.0] * n
     cash, paid = capital, 0.0
@@ -46,7 +50,7 @@ def reference(
                 unb[j] *= g[t, j]
             tranches = [(d, [a * g[t, j] for j, a in enumerate(am)]) for d, am in tranches]
         drifted = False
-        if target is not None and t > 0:
+        if target is not None and t > 0 and sum(unb) <= 1e-12:
             liquid = sum(h) + cash
             if liquid > 1e-12:
                 dev = max(abs(h[j] / liquid - target[j]) for j in range(n))
@@ -58,22 +62,26 @@ def reference(
                     unb[j] = max(0.0, unb[j] - am[j])
                 cash += sum(am)
                 tranches.remove((d, am))
-        goal_w = None
-        if t in schedule:
-            target = goal_w = schedule[t]
-        elif drifted:
-            goal_w = target
-        if goal_w is not None:
+
+        def trade(goal_w: list[float], band_: float, t: int) -> list[tuple[int, list[float]]]:
+            """Trade to ``goal_w``; returns the sales that start unbonding."""
+            nonlocal h, cash
+            started = []
             liquid = sum(h) + cash
             cur = [x / liquid for x in h] + [cash / liquid]
             goal = [*goal_w, max(0.0, 1 - sum(goal_w))]
             keep = [
-                cur[k] > 0 and goal[k] > 0 and abs(goal[k] - cur[k]) < band for k in range(n + 1)
+                cur[k] > 0 and goal[k] > 0 and abs(goal[k] - cur[k]) < band_ for k in range(n + 1)
             ]
             room = 1 - sum(cur[k] for k in range(n + 1) if keep[k])
             traded = sum(goal[k] for k in range(n + 1) if not keep[k])
             if traded > 0 and room > 0:
                 new = [cur[k] if keep[k] else goal[k] * room / traded for k in range(n + 1)]
+                if any(
+                    not keep[k] and goal[k] > 0 and abs(new[k] - goal[k]) >= band_
+                    for k in range(n + 1)
+                ):
+                    new = goal
             else:
                 new = goal
             x = [w * liquid for w in new[:n]]
@@ -93,16 +101,39 @@ def reference(
             factor = 1 - pay / available if available > 1e-12 else 0.0
             x = [v * factor for v in x]
             xc *= factor
-            out["turnover"][t] = 0.5 * (sum(moved) + abs(xc - cash)) / liquid
-            out["cost"][t] = pay
+            out["turnover"][t] += 0.5 * (sum(moved) + abs(xc - cash)) / liquid
+            out["cost"][t] += pay
             for j in range(n):
                 if sold[j] > 0:
                     unb[j] += sold[j]
             for lk in sorted({int(v) for v in lock if v > 0}):
                 part = [sold[j] if lock[j] == lk else 0.0 for j in range(n)]
                 if any(part):
-                    tranches.append((t + lk, part))
+                    started.append((t + lk, part))
             h, cash = x, xc
+            return started
+
+        def spread(x: list[float], j: int, peers: list[bool]) -> list[float]:
+            out_ = list(x)
+            freed, out_[j] = out_[j], 0.0
+            mine = [out_[k] if peers[k] and k != j else 0.0 for k in range(n)]
+            pool = mine if sum(mine) > 1e-12 else [out_[k] if k != j else 0.0 for k in range(n)]
+            total = sum(pool)
+            return [out_[k] + (freed * pool[k] / total if total > 1e-12 else 0.0) for k in range(n)]
+
+        for day, j, peers in removals or []:
+            if day == t and h[j] > 1e-12:
+                liquid = sum(h) + cash
+                assert target is not None
+                target = spread(target, j, peers)
+                tranches += trade([v / liquid for v in spread(h, j, peers)], 0.0, t)
+        goal_w = None
+        if t in schedule:
+            target = goal_w = schedule[t]
+        elif drifted:
+            goal_w = target
+        if goal_w is not None:
+            tranches += trade(goal_w, band, t)
         out["nav"][t] = sum(h) + cash + paid + sum(unb)
     return out
 
@@ -121,9 +152,10 @@ def _market(seed: int, n_days: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     trigger=st.sampled_from([np.inf, 0.03]),
     payout=st.booleans(),
     locked=st.booleans(),
+    removing=st.booleans(),
 )
 def test_kernel_equals_a_day_by_day_reference(
-    seed: int, band: float, trigger: float, payout: bool, locked: bool
+    seed: int, band: float, trigger: float, payout: bool, locked: bool, removing: bool
 ) -> None:
     n_days, n = 70, 4
     g, y = _market(seed, n_days, n)
@@ -134,6 +166,14 @@ def test_kernel_equals_a_day_by_day_reference(
     targets[2, 1] = 0.0  # a holding leaves the portfolio (sold, possibly unbonding)
     gas = np.array([2.0, 0.5, 0.0, 1.0])
     lock = np.array([0, 5, 0, 12]) if locked else np.zeros(n, dtype=int)
+    # holdings failing a screen: sold into their sleeve ({0, 1} and {2, 3}), once on a
+    # scheduled day (before its rebalance), once with no peer left holding anything
+    sleeves = [[True, True, False, False], [False, False, True, True]]
+    removals = (
+        [(15, 0, sleeves[0]), (23, 3, sleeves[1]), (40, 2, sleeves[1]), (44, 3, sleeves[1])]
+        if removing
+        else []
+    )
     paths = simulate(
         g,
         y,
@@ -146,6 +186,7 @@ def test_kernel_equals_a_day_by_day_reference(
         drift_trigger=trigger,
         lockup_days=lock,
         payout=payout,
+        removals=[(d, j, np.array(p)) for d, j, p in removals],
     )
     ref = reference(
         g,
@@ -159,6 +200,7 @@ def test_kernel_equals_a_day_by_day_reference(
         trigger=trigger,
         lock=lock,
         payout=payout,
+        removals=removals,
     )
     np.testing.assert_allclose(paths.nav[:, 0], ref["nav"], rtol=1e-10)
     np.testing.assert_allclose(paths.cost[:, 0], ref["cost"], rtol=1e-9, atol=1e-9)
@@ -257,6 +299,16 @@ def test_band_weights_matches_indices_apply_band() -> None:
         np.array([[0.5, 0.3, 0.2, 0.0]]), np.array([[0.505, 0.2, 0.295, 0.0]]), np.array([0.01])
     )[0]
     assert got[:3] == pytest.approx([expected["a"], expected["b"], expected["c"]])
+    # one holding drifted away alone: scaled to fill the rest it would stay at 40%, so
+    # both rules trade everything to the target (and a drift trigger cannot fire daily)
+    goal = {"a": 0.36, "b": 0.32, "c": 0.32}
+    assert apply_band({"a": 0.39, "b": 0.305, "c": 0.305}, goal, 0.02) == goal
+    got = band_weights(
+        np.array([[0.39, 0.305, 0.305, 0.0]]),
+        np.array([[0.36, 0.32, 0.32, 0.0]]),
+        np.array([0.02]),
+    )[0]
+    assert got == pytest.approx([0.36, 0.32, 0.32, 0.0])
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ConfigDict, Field, model_validator
 
 from realyield.api.jobs import JobContext, JobKind
+from realyield.backtest.service import index_history
 from realyield.core.errors import ConfigError, InsufficientDataError, NotFoundError
-from realyield.indices.service import replay_levels
 from realyield.presentation import models as m
 from realyield.presentation.data import DataSnapshot
 from realyield.presentation.views import levels_out
@@ -77,7 +77,7 @@ def run(ctx: JobContext, params: IndexLevelsParams) -> IndexLevelsResult:
     if snap.history_data is None:
         raise InsufficientDataError("no index could be built from the stored data")
     end = params.end or snap.as_of
-    levels = replay_levels(
+    levels = index_history(
         params.index,
         snap.history_data,
         start=max(params.start, end - timedelta(days=MAX_YEARS * 366)),

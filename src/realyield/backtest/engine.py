@@ -333,6 +333,13 @@ def run_backtest(
     rows = [schedule.row_at(d) for d in trade_dates]
     targets = schedule.weights[np.maximum(rows, 0)]
     targets[np.asarray(rows) < 0] = 0.0
+    sleeve_of = [info[i].sleeve for i in schedule.ids]
+    col_of = {i: j for j, i in enumerate(schedule.ids)}
+    removals = [
+        (t_of[d], col_of[i], np.array([s == sleeve_of[col_of[i]] for s in sleeve_of]))
+        for d, i in schedule.removals
+        if d in t_of and i in col_of
+    ]
     market = build_market(
         days,
         schedule.ids,
@@ -359,6 +366,7 @@ def run_backtest(
         lockup_days=market.lockup_days,
         payout=config.income == "payout",
         record_holdings=True,
+        removals=removals,
     )
     assert paths.holdings is not None and paths.cash is not None and paths.unbonding is not None
     nav = paths.nav[:, 0]

@@ -28,11 +28,22 @@ instrument (same currency as ``capital``), paid pro rata from the new holdings.
 A holding with a lock-up cannot be sold at once: the sold amount starts unbonding,
 keeps its price exposure without income, and becomes cash ``lockup_days`` later;
 cash waits for the next rebalance. A ``drift_trigger`` rebalances a strategy back to
-its last target on the first day any weight is further than the trigger from it.
+its last target on the first day any weight is further than the trigger from it; it
+does not fire while a sale is still unbonding (that rebalance is not finished), and
+checks again from the day the unbonded cash arrives.
+
+Removals (an index's holding that fails a screen between rebalances) sell one
+instrument at the close of a day, before that day's scheduled rebalance, and spread
+its value over its peers (its sleeve) in proportion to what they hold, or over every
+other holding when no peer holds anything; they pay the same costs and lock-ups as a
+rebalance, and the last target moves the same way (so the drift trigger measures
+against a target without the removed holding). A removal is not counted as a
+rebalance.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,7 +133,8 @@ def _check(growth: Array, income: Array, days: NDArray[np.int64], targets: Array
 def band_weights(current: Array, target: Array, band: Array) -> Array:
     """``indices.rebalance.apply_band`` for many strategies at once (rows), on weights
     whose last column is cash: moves smaller than ``band`` are not traded, the traded
-    weights are scaled to fill what the untraded ones leave."""
+    weights are scaled to fill what the untraded ones leave, unless that leaves one of
+    them still ``band`` or more from its target (then the row trades to the target)."""
     keep = (current > 0) & (target > 0) & (np.abs(target - current) < band[:, None])
     kept = np.where(keep, current, 0.0)
     traded = np.where(keep, 0.0, target)
@@ -130,7 +142,13 @@ def band_weights(current: Array, target: Array, band: Array) -> Array:
     total = traded.sum(axis=1)
     ok = (total > 0) & (room > 0)
     scale = np.where(ok, room / np.where(total > 0, total, 1.0), 1.0)
-    return np.where(ok[:, None], kept + traded * scale[:, None], target)
+    scaled = traded * scale[:, None]
+    # scaled back to where it stands (one holding drifted alone): trade all to target
+    stuck = (np.where(keep | (target <= 0), 0.0, np.abs(scaled - target)) >= band[:, None]).any(
+        axis=1
+    )
+    ok &= ~stuck
+    return np.where(ok[:, None], kept + scaled, target)
 
 
 @dataclass
@@ -202,6 +220,49 @@ def _rebalance(
     return pay, np.where(alive, turnover, 0.0)
 
 
+def _remove(
+    st: _State,
+    j: int,
+    peers: NDArray[np.bool_],
+    day: int,
+    cost_rate: Array,
+    gas: Array,
+    lockup: NDArray[np.int64],
+) -> tuple[Array, Array]:
+    """Sell instrument ``j`` in every strategy holding it and spread its value over the
+    ``peers`` it has (pro rata to their holdings; every other holding when no peer
+    holds anything); the last target moves alike. Returns (cost, turnover) per
+    strategy."""
+    s, n = st.h.shape
+    cost, turnover = np.zeros(s), np.zeros(s)
+    rows = np.flatnonzero(st.h[:, j] > _EPS)
+    if rows.size == 0:
+        return cost, turnover
+    peers = peers.copy()
+    peers[j] = False
+    others = np.ones(n, dtype=bool)
+    others[j] = False
+
+    def spread(x: Array) -> Array:
+        """Rows of ``x`` with column ``j`` moved onto the peers (else the others)."""
+        out = x.copy()
+        freed = out[:, j].copy()
+        out[:, j] = 0.0
+        mine = np.where(peers[None, :], out, 0.0)
+        pool = np.where(mine.sum(axis=1, keepdims=True) > _EPS, mine, np.where(others, out, 0.0))
+        total = pool.sum(axis=1, keepdims=True)
+        share = np.where(total > _EPS, pool / np.where(total > _EPS, total, 1.0), 0.0)
+        return out + share * freed[:, None]
+
+    h = st.h[rows]
+    liquid = h.sum(axis=1) + st.cash[rows]
+    goal = spread(h) / np.where(liquid > _EPS, liquid, 1.0)[:, None]
+    st.target[rows] = spread(st.target[rows])
+    c, to = _rebalance(st, rows, goal, day, np.zeros(s), cost_rate, gas, lockup)
+    cost[rows], turnover[rows] = c, to
+    return cost, turnover
+
+
 def _first_drift(
     st: _State, growth_cum: Array, trigger: Array, rows: NDArray[np.int64]
 ) -> tuple[int, NDArray[np.int64]]:
@@ -240,6 +301,7 @@ def simulate(
     active: ArrayLike | None = None,
     payout: bool = False,
     record_holdings: bool = False,
+    removals: Sequence[tuple[int, int, NDArray[np.bool_]]] = (),
 ) -> SimulationPaths:
     """Simulate ``S`` strategies over ``T`` days and ``N`` instruments.
 
@@ -260,6 +322,9 @@ def simulate(
             (default all); the first scheduled day of a strategy funds it.
         payout: pay income out instead of compounding it.
         record_holdings: also return (T, S, N) holdings, cash and unbonding paths.
+        removals: (day, instrument, peers) sorted by day: sell the instrument at the
+            close of that day (before a rebalance due then) and spread it over the
+            ``peers`` mask (N,), for every strategy.
 
     Raises:
         DataError: inconsistent shapes, non-finite or negative inputs.
@@ -317,8 +382,12 @@ def simulate(
     rec_unb = np.zeros((n_days, s)) if record_holdings else None
     drift_on = bool(np.any(np.isfinite(trig_s)))
     triggered = np.zeros(0, dtype=np.int64)
+    removal_days = sorted({int(d) for d, _, _ in removals})
+    if removal_days and (removal_days[0] < 0 or removal_days[-1] >= n_days):
+        raise DataError(f"removal days must be inside [0, {n_days})")
     r = 0
     t = 0
+    k_removal = 0
     while True:
         # events at the close of day t: releases, scheduled rebalances, drift rebalances
         due = [tr for tr in st.tranches if tr[0] <= t]
@@ -327,6 +396,15 @@ def simulate(
             for _, part in due:
                 st.unb = np.clip(st.unb - part, 0.0, None)
                 st.cash += part.sum(axis=1)
+        while k_removal < len(removal_days) and removal_days[k_removal] <= t:
+            if removal_days[k_removal] == t:
+                for _, j, peers in (x for x in removals if int(x[0]) == t):
+                    c, to = _remove(
+                        st, int(j), np.asarray(peers, dtype=bool), t, rate_sn, gas_n, lock
+                    )
+                    cost[t] += c
+                    turnover[t] += to
+            k_removal += 1
         done = np.zeros(s, dtype=bool)
         if r < days.size and days[r] == t:
             rows = np.flatnonzero(act[r])
@@ -362,11 +440,16 @@ def simulate(
             nxt = min(nxt, int(days[r]))
         if st.tranches:
             nxt = min(nxt, min(tr[0] for tr in st.tranches))
+        if k_removal < len(removal_days):
+            nxt = min(nxt, removal_days[k_removal])
         seg = slice(t + 1, nxt + 1)
         cum = np.cumprod(total_growth[seg], axis=0)
         prev = np.vstack([np.ones((1, n)), cum[:-1]])
         if drift_on:
-            rows = np.flatnonzero(st.has_target & np.isfinite(trig_s))
+            # while a sale is unbonding the last rebalance is not finished: its weights
+            # cannot match the target yet, and trading again would only pay twice
+            settled = st.unb.sum(axis=1) <= _EPS
+            rows = np.flatnonzero(st.has_target & np.isfinite(trig_s) & settled)
             if rows.size:
                 k, hit = _first_drift(st, cum, trig_s, rows)
                 if k >= 0:

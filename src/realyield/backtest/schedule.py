@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from realyield.backtest.screens import daily_removals
 from realyield.core.errors import ConfigError, DataError, InsufficientDataError
 from realyield.indices.composition import Constituent, IndexComposition
 from realyield.indices.construct import build_index
@@ -60,6 +61,7 @@ class HoldingInfo:
     apy: float = 0.0  # percent; used where the holding has no APY history
     lockup_days: int = 0
     il_risk: bool = False
+    sleeve: str | None = None  # where a removed holding's weight goes (an index's sleeve)
 
 
 @dataclass
@@ -74,6 +76,8 @@ class WeightsSchedule:
     info: dict[str, HoldingInfo] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     lines: dict[str, int] = field(default_factory=dict)  # id -> first CSV line
+    # (day, id): a holding sold between rows, its value spread over its sleeve
+    removals: list[tuple[date, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.weights.shape != (len(self.dates), len(self.ids)):
@@ -237,6 +241,7 @@ def _info(c: Constituent, lockup_days: int) -> HoldingInfo:
         apy=float(c.apy),
         lockup_days=lockup_days,
         il_risk=c.kind == "liquidity" and len(c.underlying) > 1,
+        sleeve=c.sleeve,
     )
 
 
@@ -248,10 +253,14 @@ def index_schedule(
     definitions: Mapping[str, IndexDefinition] | None = None,
     lockups: Mapping[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    end: date | None = None,
 ) -> WeightsSchedule:
     """The index ``name`` rebuilt point in time on each of ``days`` (data up to that day
-    only, as ``indices.service.replay_levels`` does). A day on which the index cannot
-    be built keeps the previous weights, with a note.
+    only). A day on which the index cannot be built keeps the previous weights, with a
+    note. With ``end``, the daily check of methodology section 3.9 applies up to that
+    day (``backtest.screens``): holdings failing a screen between rebalances become the
+    schedule's ``removals``, and a holding failing on a scheduled day is left out of
+    that day's row.
 
     Raises:
         ConfigError: unknown index.
@@ -295,6 +304,22 @@ def index_schedule(
         total = matrix[k].sum()
         if total > 1.0:
             matrix[k] /= total
+    removals: list[tuple[date, str]] = []
+    if end is not None:
+        matrix, removals = daily_removals(
+            dates, ids, matrix, data.history, end, defn.eligibility.max_apy
+        )
+        if removals:
+            notes.append(
+                f"{len(removals)} holding(s) failed a screen between rebalances and were sold "
+                f"into their sleeve, first {removals[0][1]} on {removals[0][0]}"
+            )
     return WeightsSchedule(
-        dates, ids, matrix, source=f"index {name} rebuilt point in time", info=info, notes=notes
+        dates,
+        ids,
+        matrix,
+        source=f"index {name} rebuilt point in time",
+        info=info,
+        notes=notes,
+        removals=removals,
     )

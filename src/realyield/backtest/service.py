@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from realyield.backtest.engine import BENCHMARK_ASSETS, BacktestConfig, BacktestResult, run_backtest
 from realyield.backtest.instruments import as_day, tokens_of
+from realyield.backtest.levels import level_history
 from realyield.backtest.schedule import (
     CASH_ID,
     HoldingInfo,
@@ -33,6 +34,7 @@ from realyield.backtest.stress import EpisodeResult, replay_all
 from realyield.core.errors import ConfigError, DataError, InsufficientDataError
 from realyield.core.model import Opportunity
 from realyield.indices.composition import IndexComposition
+from realyield.indices.levels import LevelHistory
 from realyield.indices.methodology import IndexDefinition, packaged_definitions
 from realyield.indices.service import HistoryData, indices_at, load_history_data
 from realyield.universe.repository import (
@@ -50,11 +52,13 @@ DEFAULT_YEARS = 3
 
 def index_config(defn: IndexDefinition, overrides: Mapping[str, Any]) -> BacktestConfig:
     """The backtest settings an index's methodology implies (costs, band, drift trigger,
-    schedule), with the caller's ``overrides`` (keys of ``BacktestConfig``) on top."""
+    schedule, and the notional its costs are quoted for as the capital), with the
+    caller's ``overrides`` (keys of ``BacktestConfig``) on top."""
     r = defn.rebalance
     c = r.costs
     base = BacktestConfig(
         rebalance=r.schedule,
+        capital_usd=c.notional_usd,
         fee_bps=c.fee_bps,
         slippage_bps=c.slippage_bps,
         gas_usd=dict(c.gas_usd or {}),
@@ -141,6 +145,20 @@ def backtest_index_on(
         ConfigError: unknown index.
         InsufficientDataError: the history does not cover the window.
     """
+    return _run_index(data, name, config, definitions=definitions, progress=progress)[1]
+
+
+def _run_index(
+    data: HistoryData,
+    name: str,
+    config: BacktestConfig,
+    *,
+    definitions: Mapping[str, IndexDefinition],
+    progress: Progress | None = None,
+) -> tuple[WeightsSchedule, BacktestResult]:
+    """The one run of an index over history: its point-in-time schedule (rebalance days,
+    compositions, the daily screen's removals) and the simulation of it. The backtest
+    and the index's level history are both read off this."""
     start, end, notes = backtest_window(data, config)
     days = rebalance_days(start, end, config.rebalance)
     task = f"rebuilding {name} point in time"
@@ -156,6 +174,7 @@ def backtest_index_on(
         definitions=definitions,
         lockups=_lockups(data.opportunities),
         progress=step,
+        end=end,
     )
     step(len(days), len(days))
     schedule.notes[:0] = notes
@@ -164,7 +183,33 @@ def backtest_index_on(
     apy = data.history.select("id", "date", "apy", "source")
     result = run_backtest(schedule, data.prices, apy, config, name=name)
     result.config = replace(result.config, rebalance=rebalance)
-    return result
+    return schedule, result
+
+
+def index_history(
+    name: str,
+    data: HistoryData,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    definitions: Mapping[str, IndexDefinition] | None = None,
+) -> LevelHistory:
+    """Daily levels of index ``name`` rebuilt point in time: the very run ``backtest
+    NAME`` makes (same window, schedule, screens, costs and accounting, on the index's
+    notional), without the benchmarks. The default window is the backtest's: the last
+    three years of the yield history.
+
+    Raises:
+        ConfigError: unknown index.
+        InsufficientDataError: the history does not cover the window, or the index
+            cannot be built on any rebalance day.
+    """
+    definitions = definitions or packaged_definitions()
+    if name not in definitions:
+        raise ConfigError(f"unknown index {name!r}; known: {sorted(definitions)}")
+    config = replace(index_config(definitions[name], {}), start=start, end=end, benchmarks=False)
+    schedule, result = _run_index(data, name, config, definitions=definitions)
+    return level_history(result, schedule)
 
 
 def resolve_ids(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,8 +10,9 @@ import typer
 from rich.box import SIMPLE_HEAD
 from rich.table import Table
 
+from realyield.backtest.service import index_history
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, fmt_pct, session
-from realyield.core.errors import ConfigError
+from realyield.core.errors import ConfigError, InsufficientDataError
 from realyield.indices.composition import IndexComposition
 from realyield.indices.methodology import (
     check_references,
@@ -20,7 +21,7 @@ from realyield.indices.methodology import (
     load_definition,
     packaged_definitions,
 )
-from realyield.indices.service import indices_at, load_history_data, replay_levels
+from realyield.indices.service import indices_at, load_history_data
 from realyield.universe import build
 from realyield.universe.repository import stored_sources
 
@@ -120,7 +121,8 @@ def index(
         bool, typer.Option("--history", help="Also replay the index's daily levels point in time.")
     ] = False,
     start: Annotated[
-        str | None, typer.Option(help="History start (default: 3 years back).")
+        str | None,
+        typer.Option(help="History start (default: as `backtest`, 3 years of yield history)."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -139,10 +141,18 @@ def index(
         comp = results[name]
         levels = None
         if history and isinstance(comp, IndexComposition):
+            # the very run `realyield backtest NAME` makes: same window, same numbers
             data = load_history_data(engine, (source,) if source else None)
-            end = comp.as_of
-            begin = _day(start, "--start") or end - timedelta(days=3 * 365)
-            levels = replay_levels(name, data, start=begin, end=end, definitions=definitions)
+            try:
+                levels = index_history(
+                    name,
+                    data,
+                    start=_day(start, "--start"),
+                    end=comp.as_of,
+                    definitions=definitions,
+                )
+            except (ConfigError, InsufficientDataError) as exc:
+                raise fail(exc) from exc
     if not isinstance(comp, IndexComposition):
         raise fail(ConfigError(f"{name} cannot be built: {comp}"))
     if as_json:

@@ -22,6 +22,7 @@ raised.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -403,8 +404,10 @@ def _component(
     dropped and their weight re-spread under the component's own caps, so the merged
     index has no holding below the minimum and every component cap still holds
     exactly. An index component whose own minimum is lower is built as a variant under
-    the name ``<composite>-<component>``. A basket with ``staking_routes`` holds each
-    proof-of-stake asset through the route that index's ``[staking]`` rules choose.
+    the name ``<composite>-<component>``, needing only the holdings its single cap
+    requires (the composite's minimum count covers the whole). A basket with
+    ``staking_routes`` holds each proof-of-stake asset through the route that index's
+    ``[staking]`` rules choose.
     """
     from realyield.indices.families import best_routes, build_basket
 
@@ -414,10 +417,14 @@ def _component(
             raise ConfigError(f"index {comp.index!r} is not defined; known: {sorted(registry)}")
         part = registry[comp.index]
         if floor > part.weighting.min_weight + 1e-12:
+            # the composite's own minimum count stands for the whole; inside, the
+            # component needs only the holdings its single cap requires
+            least = min(part.caps.min_constituents, math.ceil(1.0 / part.caps.single - 1e-9))
             part = dataclasses.replace(
                 part,
                 name=f"{defn.name}-{comp.name}",
                 weighting=dataclasses.replace(part.weighting, min_weight=floor),
+                caps=dataclasses.replace(part.caps, min_constituents=least),
             )
         return build_index(part, inputs, registry=registry, built=built, failed=failed)
     basket = build_basket(

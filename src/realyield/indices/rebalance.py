@@ -79,7 +79,10 @@ def apply_band(
 ) -> dict[str, float]:
     """Trade only where the move is at least ``band`` (fraction); untraded holdings keep
     their weight and the traded ones are scaled to fill the rest, so weights sum to 1.
-    Holdings leaving the index are always sold."""
+    Holdings leaving the index are always sold. When that scaling would leave a traded
+    holding still at least ``band`` from its target (one holding drifted away alone:
+    scaled to fill the rest, it would stay where it is), everything trades to the
+    target instead, so a rebalance always ends within the band."""
     keys = _ids(current, target)
     keep = {
         k: current[k]
@@ -91,7 +94,10 @@ def apply_band(
     total = sum(traded.values())
     if total <= 0 or room <= 0:
         return dict(target)
-    return {**keep, **{k: v * room / total for k, v in traded.items()}}
+    scaled = {k: v * room / total for k, v in traded.items()}
+    if any(abs(v - target[k]) >= band for k, v in scaled.items()):
+        return dict(target)
+    return {**keep, **scaled}
 
 
 def turnover(current: Mapping[str, float], new: Mapping[str, float]) -> float:

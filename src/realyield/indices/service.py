@@ -1,9 +1,10 @@
 """Indices over what the store holds: the functions the CLI, API and planner call.
 
 ``indices_at`` scores the stored universe as of a date and builds every index from it;
-``stored_levels`` replays an index point in time over the stored history (at each
-rebalance only data up to that date: the universe as it stood, assets' market caps of
-that day, no forecast re-run) and returns its daily levels.
+``HistoryData`` holds what a point-in-time replay reads (at each rebalance only data up
+to that date: the universe as it stood, assets' market caps of that day, no forecast
+re-run). The replay itself, levels and backtest alike, is ``backtest.service``'s: one
+schedule, one simulation (``index_history`` for the levels).
 """
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ from sqlalchemy import Engine
 from realyield.core.errors import ConfigError, InsufficientDataError
 from realyield.core.model import Asset, Opportunity
 from realyield.indices.composition import IndexComposition
-from realyield.indices.construct import IndexInputs, build_all, build_index
-from realyield.indices.levels import LevelHistory, index_levels
+from realyield.indices.construct import IndexInputs, build_all
 from realyield.indices.methodology import IndexDefinition, packaged_definitions
-from realyield.indices.rebalance import CostModel
 from realyield.indices.weights import InfeasibleWeightsError
 from realyield.scoring.history_stats import HistoryStatsIndex
 from realyield.scoring.record_facts import FactsCache
@@ -66,11 +65,6 @@ def indices_at(
     prices = price_history_frame(engine, list(assets), start=day - timedelta(days=400), end=day)
     inputs = IndexInputs(day, scored, assets, prices)
     return build_all(definitions, inputs), note
-
-
-def cost_model(defn: IndexDefinition) -> CostModel:
-    c = defn.rebalance.costs
-    return CostModel(c.fee_bps, c.slippage_bps, c.gas_usd, c.default_gas_usd, c.notional_usd)
 
 
 class _PriceLookup:
@@ -192,50 +186,6 @@ def load_history_data(engine: Engine, sources: tuple[str, ...] | None = None) ->
         apy_history_frame(engine, [o.id for o in opps]),
         load_assets(engine),
         price_history_frame(engine),
-    )
-
-
-def replay_levels(
-    name: str,
-    data: HistoryData,
-    *,
-    start: date,
-    end: date,
-    definitions: Mapping[str, IndexDefinition] | None = None,
-) -> LevelHistory:
-    """Daily levels of index ``name`` rebuilt point in time from ``data``.
-
-    Raises:
-        ConfigError: unknown index name.
-        InsufficientDataError: no rebalance date could be composed.
-    """
-    definitions = definitions or packaged_definitions()
-    if name not in definitions:
-        raise ConfigError(f"unknown index {name!r}; known: {sorted(definitions)}")
-    defn = definitions[name]
-
-    def compose(day: date) -> IndexComposition:
-        return build_index(
-            defn,
-            data.inputs_at(day),
-            registry=definitions,
-            built=data.built_at(day),
-            failed=data.failed_at(day),
-        )
-
-    r = defn.rebalance
-    return index_levels(
-        name,
-        compose,
-        start=start,
-        end=end,
-        apy=data.history.select("id", "date", "apy"),
-        prices=data.prices,
-        schedule=r.schedule,
-        drift_trigger=r.drift_trigger_pp / 100,
-        band=r.no_trade_band_pp / 100,
-        costs=cost_model(defn),
-        max_apy=defn.eligibility.max_apy,
     )
 
 

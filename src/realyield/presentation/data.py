@@ -26,11 +26,12 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine
 
+from realyield.backtest.service import index_history
 from realyield.core.errors import InsufficientDataError, NotFoundError, RealyieldError
 from realyield.indices.composition import IndexComposition
 from realyield.indices.levels import LevelHistory
 from realyield.indices.methodology import IndexDefinition, packaged_definitions
-from realyield.indices.service import HistoryData, indices_at, load_history_data, replay_levels
+from realyield.indices.service import HistoryData, indices_at, load_history_data
 from realyield.indices.weights import InfeasibleWeightsError
 from realyield.scoring.score import Explanation, ScoredUniverse
 from realyield.scoring.service import current_model_path, score_stored
@@ -164,7 +165,7 @@ def build_snapshot(engine: Engine, version: str, *, home: Path | None) -> DataSn
                 levels[name] = f"not built: {comp}"
                 continue
             try:
-                levels[name] = replay_levels(
+                levels[name] = index_history(
                     name,
                     data,
                     start=comp.as_of - timedelta(days=HISTORY_YEARS * 365),
