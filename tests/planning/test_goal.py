@@ -147,7 +147,7 @@ def test_the_sentence_names_the_level_the_tests_and_the_recommendation() -> None
     rec = MixResult({"stablecoin-income": 0.7, "defi-yield": 0.3}, 0.0606, 0.05, 0.9, 2000)
     v = judge(cfg, _mix(0.045, 0.05, 0.6), INDEX_REAL, 0.85, profile="moderate", recommended=rec)
     text = verdict_sentence(v)
-    assert "A STRETCH" in text and "real yield 4.50% against 5.00% needed" in text
+    assert "is a stretch with this mix" in text and "real yield 4.50% against 5.00% needed" in text
     assert "success 60.0% against the 85% threshold" in text
     assert "recommends 70% stablecoin-income, 30% defi-yield" in text
     assert v.as_dict()["sentence"] == text

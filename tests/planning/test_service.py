@@ -212,7 +212,7 @@ def test_cli_plan_json_and_errors(store: Engine, monkeypatch: pytest.MonkeyPatch
     assert set(out["outcomes"]["capital"]) == {"p5", "p25", "p50", "p75", "p95"}
     text = runner.invoke(app, [*args, "--preset", "supplemental"])
     assert text.exit_code == 0 and "Success probability" in text.stdout
-    assert "Capital fan" in text.stdout and "SUSTAINABLE" in text.stdout.upper()
+    assert "Capital fan" in text.stdout and "sustainable with this mix" in text.stdout
     assert "Not modelled" in text.stdout and "CVaR95" in text.stdout
     js = runner.invoke(app, ["plan", "--capital", "1m", "--income", "50k/yr", "--paths", "300",
                              "--json"])  # fmt: skip

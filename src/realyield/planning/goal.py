@@ -330,11 +330,9 @@ def mix_words(mix: Mapping[str, float]) -> str:
 
 def verdict_sentence(v: Verdict) -> str:
     """The verdict in one sentence: what the CLI prints and the dashboard shows."""
-    head = {
-        "sustainable": "SUSTAINABLE",
-        "stretch": "A STRETCH",
-        "unsustainable": "UNSUSTAINABLE",
-    }[v.level]
+    head = {"sustainable": "sustainable", "stretch": "a stretch", "unsustainable": "unsustainable"}[
+        v.level
+    ]
     both = "both tests pass" if v.sustainable else (
         "the real yield test "
         + ("passes" if v.yield_covers else "fails")

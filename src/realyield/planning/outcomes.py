@@ -51,6 +51,7 @@ class Outcomes:
             "years": self.years.tolist(),
             "capital": rows(self.capital_pct),
             "capital_real": rows(self.capital_real_pct),
+            "capital_real_chart_top": chart_top(self),
             "income": rows(self.income_pct),
             "income_real": rows(self.income_real_pct),
             "goal_by_year": self.goal_by_year.round(2).tolist(),

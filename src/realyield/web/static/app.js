@@ -284,13 +284,17 @@ function plannerPage() {
       const plan = await ryJob("/v1/plan", body, (s) => { status.textContent = s; });
       document.getElementById("plan-result").hidden = false;
       const v = plan.verdict;
-      document.getElementById("plan-verdict").innerHTML =
-        `Required yield <strong>${pct(100 * v.required_yield)}</strong>: ` +
-        `<strong class="verdict-${v.level}">${v.level}</strong>. Blended APY ` +
+      // the verdict sentence is the library's (planning.goal.verdict_sentence), as the CLI prints it
+      const said = document.createElement("strong");
+      said.className = `verdict-${v.level}`;
+      said.textContent = v.sentence;
+      const figures = document.createElement("span");
+      figures.innerHTML = ` Blended APY ` +
         `${pct(plan.blended_apy.headline)} (real ${pct(plan.blended_apy.real)}, emissions ` +
         `${pct(plan.blended_apy.emission)}). Success probability ` +
         `<strong id="plan-success">${pct(100 * plan.outcomes.success_probability, 1)}</strong> ` +
         `of ${plan.outcomes.paths} paths.`;
+      document.getElementById("plan-verdict").replaceChildren(said, figures);
       const list = (id, items) => {
         const ul = document.getElementById(id);
         ul.replaceChildren(...items.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
@@ -303,6 +307,7 @@ function plannerPage() {
         { label: "5-95%", lo: o.capital_real.p5, hi: o.capital_real.p95 },
         { label: "25-75%", lo: o.capital_real.p25, hi: o.capital_real.p75 },
       ], "USD");
+      Plotly.relayout("plan-fan", { "yaxis.range": [0, o.capital_real_chart_top] });  // median visible
       Plotly.newPlot("plan-income", [
         { type: "bar", x: o.years, y: o.income_from_yield, name: "from yield", marker: { color: RY.income } },
         { type: "bar", x: o.years, y: o.income_from_principal, name: "from principal", marker: { color: RY.emission } },
