@@ -90,15 +90,24 @@ def staking_routes_for(points: Iterable[PricePoint]) -> list[Opportunity]:
     return out
 
 
+#: Token kinds redeemable 1:1 for their peg (a wrapper of the native coin, a wrapped
+#: coin): the peg's price history prices them.
+_ONE_TO_ONE = ("native", "wrapped")
+
+
 def _underlying(symbol: str) -> tuple[tuple[str, ...], bool | None]:
-    """Asset ids a pool symbol names (known tokens only) and whether all are stablecoins
-    (``None`` when a part is unknown)."""
+    """Asset ids whose prices move a pool symbol's tokens (known tokens only; a 1:1
+    wrapper counts as its peg) and whether all are stablecoins (``None`` when a part is
+    unknown)."""
     parts = split_symbol(symbol)
     ids: list[str] = []
     stable: bool | None = True
     for part in parts:
         facts = token_facts(part)
         asset = facts.asset_id if facts and facts.asset_id else canonical_asset(part)
+        peg = token_facts(facts.peg) if facts and facts.kind in _ONE_TO_ONE else None
+        if peg is not None and peg.asset_id:
+            asset = peg.asset_id  # WETH moves with ETH, WBTC with BTC: price the peg
         if asset and asset not in ids:
             ids.append(asset)
         if facts is not None:

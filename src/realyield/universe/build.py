@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from realyield.core import clock
 from realyield.core.errors import (
@@ -460,6 +460,8 @@ def import_file(
             _note_failed_run(engine, files.FILE_SOURCE, started, "failed", message)
         return LoadResult(files.FILE_SOURCE, "failed", message, report, as_of=started)
     with engine.connect() as conn:
+        if kind == "prices":
+            batch.prices = _keep_stored_market_facts(conn, batch.source, batch.prices)
         changes = import_changes.compare_batch(conn, batch, kind)
     if dry_run:
         return LoadResult(
@@ -486,6 +488,39 @@ def import_file(
         started,
         changes=changes,
     )
+
+
+def _keep_stored_market_facts(conn: Any, source: str, points: list[PricePoint]) -> list[PricePoint]:
+    """``points`` with a missing market cap or volume taken from the stored row of the
+    same source, asset and day: a price-only file (CoinGecko's market_chart dump)
+    overlapping a fuller one must not erase what the fuller one said."""
+    if not points:
+        return points
+    p = schema.prices
+    assets = sorted({q.asset_id for q in points})
+    first, last = min(q.date for q in points), max(q.date for q in points)
+    rows = conn.execute(
+        select(p.c.asset_id, p.c.date, p.c.market_cap_usd, p.c.volume_usd).where(
+            p.c.source == source,
+            p.c.asset_id.in_(assets),
+            p.c.date >= first,
+            p.c.date <= last,
+        )
+    ).all()
+    stored = {(r[0], records.as_date(r[1])): (r[2], r[3]) for r in rows}
+    out = []
+    for q in points:
+        cap, volume = stored.get((q.asset_id, q.date), (None, None))
+        if (q.market_cap_usd is None and cap is not None) or (
+            q.volume_usd is None and volume is not None
+        ):
+            q = replace(
+                q,
+                market_cap_usd=q.market_cap_usd if q.market_cap_usd is not None else cap,
+                volume_usd=q.volume_usd if q.volume_usd is not None else volume,
+            )
+        out.append(q)
+    return out
 
 
 def _read_file(
