@@ -69,6 +69,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         proxy_headers=False,
+        server_header=False,  # no "server: uvicorn" on every answer
     )
 
 
