@@ -183,3 +183,31 @@ def test_realised_volatility_and_correlation_from_prices() -> None:
     assert detail[0] is not None and "category fallback" in detail[0].describe()
     fallback = il.pair_volatility(1.5, 1.5, il.FALLBACK_CORRELATION)
     assert loss[0] == pytest.approx(100 * float(il.expected_il_v2(fallback)))
+
+
+def test_live_pools_schema_reaches_the_signals() -> None:
+    """The served camelCase /pools record (recorded response) feeds the same columns as
+    the snake_case dump: volume, fee tier from poolMeta, the source's forecast."""
+    from realyield.sources.defillama import parse_pools
+    from realyield.sources.sanitize import IngestReport
+    from tests.conftest import contract
+
+    payload = contract("defillama/pools.json")
+    opps = parse_pools(payload, as_of=datetime(2025, 6, 30, tzinfo=UTC), report=IngestReport("t"))
+    scored = score_universe(opps, as_of=date(2025, 6, 30))
+    x = scored.inputs
+    raw = {p["pool"]: p for p in payload["data"] if isinstance(p, dict) and p.get("pool")}
+    checked = 0
+    for i, o in enumerate(opps):
+        pool = raw[o.id]
+        if pool.get("volumeUsd7d") is not None:
+            assert x.volume_7d[i] == pool["volumeUsd7d"]
+            assert x.volume_1d[i] == pool["volumeUsd1d"]
+            checked += 1
+        predictions = pool.get("predictions")
+        if isinstance(predictions, dict) and predictions.get("predictedClass") == "Down":
+            assert x.p_down[i] == pytest.approx(predictions["predictedProbability"] / 100)
+            checked += 1
+    assert checked >= 3
+    weth_usdc = next(i for i, o in enumerate(opps) if o.symbol == "WETH-USDC")
+    assert x.fee_tier[weth_usdc] == 0.05
