@@ -88,8 +88,8 @@ class ReportConsole(Console):
         for obj in objects:
             if isinstance(obj, Table):
                 table = unhidden(obj)
-                width = natural_width(self, table)
-                yield table if terminal or width <= self.width else AtWidth(table, width)
+                width = 0 if terminal else natural_width(self, table)  # a terminal: fit it
+                yield AtWidth(table, width) if width > self.width else table
             elif isinstance(obj, Rule) and not terminal:
                 title = self.render_str(obj.title) if isinstance(obj.title, str) else obj.title
                 width = title.cell_len + 6  # the title, its two spaces and some line
