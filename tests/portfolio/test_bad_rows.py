@@ -4,12 +4,17 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy import exc as sa_exc
 
+from realyield.core.errors import StoreError
 from realyield.core.model import PricePoint
 from realyield.portfolio import ledger, service
 from realyield.portfolio.events import LedgerEvent
@@ -199,3 +204,29 @@ def test_a_row_the_database_refuses_is_rejected_alone(pg_schema_url: str) -> Non
         )
     finally:
         engine.dispose()
+
+
+def test_a_database_failure_is_a_store_error_and_the_run_says_failed(
+    db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "koinly.csv"
+    koinly_28_plus_1(path)
+    real = ledger.insert_events
+    calls = Counter[str]()
+
+    def failing(conn: Any, events: Any, **kw: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise sa_exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+        return real(conn, events, **kw)
+
+    monkeypatch.setattr(ledger, "insert_events", failing)
+    with pytest.raises(StoreError, match=r"database failed .* at row 1\d.*disk I/O error"):
+        import_file(db, path, "koinly", batch_size=5)
+    monkeypatch.setattr(ledger, "insert_events", real)
+    assert ledger.event_count(db) == 10  # the two batches before it
+    [run] = ledger.import_runs(db)
+    assert (run["status"], run["inserted"]) == ("failed", 10)
+    assert "OperationalError" in run["message"]
+    again = import_file(db, path, "koinly", batch_size=5)
+    assert (again.inserted, again.duplicates, again.rejected_count) == (18, 10, 1)

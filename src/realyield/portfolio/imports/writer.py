@@ -16,13 +16,14 @@ better.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from realyield.core.errors import DataError, shown_value
+from realyield.core.errors import DataError, StoreError, shown_value
 from realyield.portfolio import ledger
 from realyield.portfolio.events import MOVE_KINDS, LedgerEvent
 from realyield.portfolio.imports.base import ImportReport, Parsed, Problem, RowEvent
@@ -42,6 +43,32 @@ def _row_level(exc: BaseException, engine: Engine) -> bool:
     if isinstance(raw_data_error, type) and isinstance(exc, raw_data_error):
         return True
     return isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError)
+
+
+def _database_failed(exc: BaseException, engine: Engine) -> bool:
+    """A failure of the database itself (SQLAlchemy's, or the driver's on the
+    PostgreSQL fast path), as opposed to a bug or an interruption."""
+    raw_error = getattr(engine.dialect.dbapi, "Error", None)
+    return isinstance(exc, sa_exc.SQLAlchemyError) or (
+        isinstance(raw_error, type) and isinstance(exc, raw_error)
+    )
+
+
+def _close_failed_run(
+    engine: Engine, import_id: int, exc: BaseException, unrecorded: int, rows: int
+) -> None:
+    """Mark the run ``failed`` (an error) or ``interrupted`` (Ctrl-C, exit), best effort:
+    when the database itself is down this cannot be written, and the original error
+    matters more."""
+    status = "failed" if isinstance(exc, Exception) else "interrupted"
+    with contextlib.suppress(Exception):  # the error being raised is the one to report
+        ledger.finish_import(
+            engine,
+            import_id,
+            status,
+            rejected=unrecorded,
+            message=f"stopped at row {rows}: {type(exc).__name__}: {_reason(exc)}",
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -185,9 +212,9 @@ def write_events(
 
     Raises:
         DataError: ``batch_size`` < 1.
-        StoreError / SQLAlchemy errors: the database failed (the batch in flight is
-            rolled back; earlier batches stay, the run is marked ``failed``, and a
-            re-run completes the import).
+        StoreError: the database failed (the batch in flight is rolled back; earlier
+            batches stay, the run is marked ``failed``, and a re-run completes the
+            import).
     """
     if batch_size < 1:
         raise DataError(f"batch size {batch_size} must be >= 1")
@@ -216,14 +243,13 @@ def write_events(
                 on_batch(report)
     except BaseException as exc:
         if import_id is not None:
-            interrupted = not isinstance(exc, Exception)
-            ledger.finish_import(
-                engine,
-                import_id,
-                "interrupted" if interrupted else "failed",
-                rejected=w.unrecorded,
-                message=f"stopped at row {report.rows}: {type(exc).__name__}: {_reason(exc)}",
-            )
+            _close_failed_run(engine, import_id, exc, w.unrecorded, report.rows)
+        if _database_failed(exc, engine):
+            raise StoreError(
+                f"the database failed while importing {report.origin} at row {report.rows} "
+                f"({_reason(exc)}); the batches before it are stored: run the same import "
+                "again to complete it"
+            ) from exc
         raise
     if import_id is not None:
         status = report.status
