@@ -211,3 +211,17 @@ def test_live_pools_schema_reaches_the_signals() -> None:
     assert checked >= 3
     weth_usdc = next(i for i, o in enumerate(opps) if o.symbol == "WETH-USDC")
     assert x.fee_tier[weth_usdc] == 0.05
+
+
+def test_a_known_range_is_charged_the_concentrated_loss() -> None:
+    tokens = (PairToken("ALPHA", None, "unknown"), PairToken("USDC", None, "stablecoin"))
+    ranged = _pool("r", "ALPHA-USDC", meta={"price_range_lower": 0.5, "price_range_upper": 2.0})
+    full = _pool("f", "ALPHA-USDC")
+    loss, detail = expected_losses(
+        [ranged, full], [tokens, tokens], np.array([True, True]), as_of=AS_OF
+    )
+    sigma = float(il.pair_volatility(1.5, 0.06, il.STABLE_CORRELATION))
+    assert loss[0] == pytest.approx(100 * il.expected_il_v3(sigma, 0.5, 2.0))
+    assert loss[1] == pytest.approx(100 * float(il.expected_il_v2(sigma)))
+    assert loss[0] < loss[1] < 0
+    assert detail[0] is not None and "concentrated range [0.5, 2]" in detail[0].describe()
