@@ -206,3 +206,20 @@ def test_cli_column_errors_are_one_line(tmp_path: Path) -> None:
         app, ["data", "import", str(path), "--columns", "date=Day,price=Px", "--asset", "x"]
     )
     assert mapped.exit_code == 0, mapped.output
+
+
+def test_adding_missing_values_is_a_fill_not_a_change(engine: Engine, tmp_path: Path) -> None:
+    """As when CoinGecko's daily export (with caps) follows its market_chart dump
+    (without) over the 17 days they share: the caps are added, no value is replaced."""
+    dump = tmp_path / "dump.csv"
+    dump.write_text("date,price\n2023-08-12,1850.5\n2023-08-13,1848.2\n")
+    build.import_file(engine, dump, asset_id="ethereum")
+    daily = tmp_path / "daily.csv"
+    daily.write_text("date,price,market_cap\n2023-08-12,1850.5,2.2e11\n2023-08-13,1849,2.2e11\n")
+    result = build.import_file(engine, daily, asset_id="ethereum")
+    changes = result.changes
+    assert changes is not None and (changes.changed, changes.filled) == (1, 1)
+    assert changes.summary() == (
+        "1 stored daily prices changed price; 2 filled market cap; 0 new, 0 unchanged"
+    )
+    assert [(c.field, c.old, c.new) for c in changes.examples] == [("price_usd", 1848.2, 1849.0)]

@@ -56,18 +56,24 @@ class ImportChanges:
     noun: str  # "pools", "daily prices", "pool-days"
     new: int = 0
     unchanged: int = 0
-    changed: int = 0
+    changed: int = 0  # rows whose stored values are replaced
+    filled: int = 0  # rows that only add values the stored row was missing
     by_field: Counter[str] = field(default_factory=Counter)
+    filled_by_field: Counter[str] = field(default_factory=Counter)
     examples: list[Change] = field(default_factory=list)
 
     def summary(self) -> str:
-        """E.g. ``5 stored pools changed APY, 1 changed TVL; 3 new, 11,969 unchanged``."""
+        """E.g. ``5 stored pools changed APY, 1 changed TVL; 3 new, 11,969 unchanged``
+        (``17 filled market cap`` when missing stored values are only added)."""
         parts = [
             f"{n:,} {'stored ' + self.noun + ' ' if i == 0 else ''}changed {_LABELS.get(f, f)}"
             for i, (f, n) in enumerate(self.by_field.most_common())
         ]
         head = ", ".join(parts) if parts else f"no stored {self.noun} changed"
-        return f"{head}; {self.new:,} new, {self.unchanged:,} unchanged"
+        filled = "".join(
+            f"; {n:,} filled {_LABELS.get(f, f)}" for f, n in self.filled_by_field.most_common()
+        )
+        return f"{head}{filled}; {self.new:,} new, {self.unchanged:,} unchanged"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +81,8 @@ class ImportChanges:
             "unchanged": self.unchanged,
             "changed": self.changed,
             "changed_by_field": {_LABELS.get(f, f): n for f, n in self.by_field.items()},
+            "filled": self.filled,
+            "filled_by_field": {_LABELS.get(f, f): n for f, n in self.filled_by_field.items()},
             "examples": [
                 {"key": c.key, "field": c.field, "old": c.old, "new": c.new} for c in self.examples
             ],
@@ -124,8 +132,12 @@ def compare(
             result.new += 1
             continue
         diffs = [(f, o, v) for f, o, v in zip(fields, old, values, strict=True) if not _same(o, v)]
+        fills = [f for f, o, _ in diffs if o is None]
+        diffs = [d for d in diffs if d[1] is not None]
+        result.filled_by_field.update(fills)
         if not diffs:
-            result.unchanged += 1
+            result.filled += bool(fills)
+            result.unchanged += not fills
             continue
         result.changed += 1
         for name, o, v in diffs:
