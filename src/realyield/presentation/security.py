@@ -144,16 +144,15 @@ class SecurityPolicy:
             raise ValueError("api_trusted_hosts is empty: no request could be answered")
 
 
-class BodyTooLarge(HTTPException):
-    """A streamed request body grew past the limit (answered 413)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            413,
-            f"request body larger than {limit:,} bytes (api_max_body_bytes); "
-            "send less, or raise the setting",
-            headers={"Connection": "close"},
-        )
+def _too_large(limit: int) -> HTTPException:
+    """The 413 a streamed body gets when it grows past ``limit``: an ``HTTPException``
+    (not one of ours) so FastAPI's body reading lets it through to the error handlers."""
+    return HTTPException(
+        413,
+        f"request body larger than {limit:,} bytes (api_max_body_bytes); "
+        "send less, or raise the setting",
+        headers={"Connection": "close"},
+    )
 
 
 def security_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -207,7 +206,9 @@ class RequestGuard:
             return
         try:  # counted even with a declared length: a proxy or server may not hold to it
             await self.app(scope, self._limited(receive), guarded_send)
-        except BodyTooLarge as exc:  # raised where no handler turned it into a response
+        except HTTPException as exc:  # a 413 raised where no handler answered it
+            if exc.status_code != 413:
+                raise
             if started:
                 log.warning("request body too large after the response started: %s", exc)
                 return
@@ -309,7 +310,7 @@ class RequestGuard:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge(limit)
+                    raise _too_large(limit)
             return message
 
         return counted
