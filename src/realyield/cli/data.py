@@ -177,9 +177,7 @@ def _print_import(result: build.LoadResult, name: str) -> None:
             )
     if result.changes is not None:
         verb = "would change" if result.status == "dry-run" else "changed"
-        console.print(
-            f"  {escape(result.changes.summary()).replace('changed', verb)}", highlight=False
-        )
+        console.print(f"  {escape(result.changes.summary(verb))}", highlight=False)
         for change in result.changes.examples:
             console.print(f"    {escape(str(change))}", highlight=False)
     if result.written:

@@ -62,16 +62,18 @@ class ImportChanges:
     filled_by_field: Counter[str] = field(default_factory=Counter)
     examples: list[Change] = field(default_factory=list)
 
-    def summary(self) -> str:
+    def summary(self, verb: str = "changed") -> str:
         """E.g. ``5 stored pools changed APY, 1 changed TVL; 3 new, 11,969 unchanged``
-        (``17 filled market cap`` when missing stored values are only added)."""
+        (``17 filled market cap`` when missing stored values are only added); ``verb``
+        is ``"would change"`` for a dry run."""
         parts = [
-            f"{n:,} {'stored ' + self.noun + ' ' if i == 0 else ''}changed {_LABELS.get(f, f)}"
+            f"{n:,} {'stored ' + self.noun + ' ' if i == 0 else ''}{verb} {_LABELS.get(f, f)}"
             for i, (f, n) in enumerate(self.by_field.most_common())
         ]
-        head = ", ".join(parts) if parts else f"no stored {self.noun} changed"
+        head = ", ".join(parts) if parts else f"no stored {self.noun} {verb}"
+        fill = "would fill" if verb.startswith("would") else "filled"
         filled = "".join(
-            f"; {n:,} filled {_LABELS.get(f, f)}" for f, n in self.filled_by_field.most_common()
+            f"; {n:,} {fill} {_LABELS.get(f, f)}" for f, n in self.filled_by_field.most_common()
         )
         return f"{head}{filled}; {self.new:,} new, {self.unchanged:,} unchanged"
 
