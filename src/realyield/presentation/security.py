@@ -284,7 +284,8 @@ class RequestGuard:
             parts = urlsplit(origin)
         except ValueError:
             return False
-        return parts.scheme in ("http", "https") and parts.netloc == host_header.strip().lower()
+        same = parts.netloc.lower() == host_header.strip().lower()
+        return parts.scheme in ("http", "https") and same
 
     def _check_length(self, values: list[bytes]) -> tuple[int, bytes] | None:
         if not values:
