@@ -320,8 +320,9 @@ class _Prices:
             sizes = np.array([s.history.size for s in boots])
             self.size = sizes[:, None]
             self.offset = np.concatenate([[0], np.cumsum(sizes)[:-1]])[:, None]
+            self.end = self.offset + self.size
             self.flat = np.concatenate([s.history for s in boots])
-            self.pos = np.zeros((len(runs), paths), dtype=np.intp)
+            self.pos = np.zeros((len(runs), paths), dtype=np.intp)  # into ``flat``
         else:
             for r in runs:
                 r.sampler.reset(r.price_rng, paths)
@@ -334,11 +335,12 @@ class _Prices:
         pos = self.pos[:n]
         if t % self.block == 0:
             for k in range(n):
-                pos[k] = self.runs[k].price_rng.integers(0, int(self.size[k, 0]), size=pos.shape[1])
+                start = self.runs[k].price_rng.integers(0, int(self.size[k, 0]), size=pos.shape[1])
+                np.add(start, self.offset[k, 0], out=pos[k])
         else:
             pos += 1
-            pos -= np.where(pos >= self.size[:n], self.size[:n], 0)
-        np.take(self.flat, self.offset[:n] + pos, out=out[:n])
+            np.subtract(pos, self.size[:n], out=pos, where=pos >= self.end[:n])
+        np.take(self.flat, pos, out=out[:n])
 
 
 def _withdraw(

@@ -28,7 +28,7 @@ from realyield.planning.paths import Run, simulate_runs
 from realyield.planning.plan import Plan, PlanRequest, blend
 from realyield.planning.profiles import RiskProfile, check_allocation, risk_profile
 
-SCREEN_PATHS = 400
+SCREEN_PATHS = 300
 
 
 @dataclass
