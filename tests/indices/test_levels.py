@@ -18,18 +18,12 @@ from realyield.backtest.screens import daily_removals, failing_days
 from realyield.backtest.service import backtest_index_on, index_config, index_history
 from realyield.cli import app
 from realyield.indices.methodology import packaged_definitions
-from realyield.indices.rebalance import (
-    CostModel,
-    apply_band,
-    schedule_dates,
-    trade_cost,
-    turnover,
-)
+from realyield.indices.rebalance import apply_band, schedule_dates
 from realyield.indices.service import HistoryData, load_history_data
 from realyield.universe import build
 
 
-def test_schedule_band_turnover_and_costs_by_hand() -> None:
+def test_schedule_and_band_by_hand() -> None:
     assert schedule_dates(date(2024, 1, 15), date(2024, 5, 1), "monthly") == [
         date(2024, 2, 1),
         date(2024, 3, 1),
@@ -48,16 +42,6 @@ def test_schedule_band_turnover_and_costs_by_hand() -> None:
     assert new["a"] == 0.50  # a 0.5-point move is inside the band: not traded
     assert new["b"] == pytest.approx(0.20 * 0.50 / 0.495)
     assert sum(new.values()) == pytest.approx(1.0)
-    assert turnover({"a": 1.0}, {"a": 0.5, "b": 0.5}) == pytest.approx(0.5)
-    costs = CostModel(
-        fee_bps=10,
-        slippage_bps=5,
-        gas_usd={"Ethereum": 5.0},
-        default_gas_usd=1.0,
-        notional_usd=100_000,
-    )
-    cost = trade_cost({"a": 1.0}, {"a": 0.5, "b": 0.5}, {"a": "Ethereum", "b": "Base"}, costs)
-    assert cost == pytest.approx(0.5 * 2 * 15 / 10_000 + (5.0 + 1.0) / 100_000)
 
 
 def test_the_daily_screen_by_hand() -> None:
