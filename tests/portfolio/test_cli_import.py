@@ -96,3 +96,36 @@ def test_status_and_summary_show_an_interrupted_run(settings: Settings, tmp_path
     summary = runner.invoke(app, ["ledger", "summary", "--year", "2024"])
     assert summary.exit_code == 0, summary.output
     assert "1 import run(s) were interrupted or failed (#1 interrupted)" in summary.stderr
+
+
+def test_ledger_add_reads_options_like_a_generic_row(settings: Settings) -> None:
+    base = ["ledger", "add", "--kind", "staking_reward", "--asset", "ETH"]
+    refused = {
+        ("--amount", "1E+999999"): "--amount: '1E+999999' is outside the range",
+        ("--amount", "1,5"): "--amount: '1,5' looks like a number with a thousands separator",
+        ("--amount", "-1"): "--amount: '-1' is negative",
+        ("--time", "0001-01-01T00:00:00+01:00"): "--time: '0001-01-01T00:00:00+01:00' is outside",
+        ("--note", "a\x00b"): "--note: 'a\\x00b' contains the control character U+0000",
+    }
+    for (option, text), message in refused.items():
+        args = (
+            [*base, "--amount", "1", option, text]
+            if option != "--amount"
+            else [
+                *base,
+                option,
+                text,
+            ]
+        )
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.stderr, result.stderr
+    ok = runner.invoke(app, [*base, "--amount", "0.5", "--time", "2024-03-01T12:00:00Z", "--json"])
+    assert ok.exit_code == 0, ok.output
+    event = json.loads(ok.stdout)
+    assert (event["amount"], event["time"], event["source"]) == (
+        "0.5",
+        "2024-03-01T12:00:00.000000Z",
+        "manual",
+    )
+    assert event["key"].startswith("manual:")

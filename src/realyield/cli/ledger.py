@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from realyield.core.settings import Settings
 from realyield.exchange import ExchangeClient
 from realyield.portfolio import backup as ledger_backup
 from realyield.portfolio import ledger, service
-from realyield.portfolio.events import KINDS, LedgerEvent, dec_text
+from realyield.portfolio.events import KINDS, dec_text
 from realyield.portfolio.imports import FORMATS, ImportReport, import_file
 from realyield.portfolio.imports.exchange import sync_exchange
 from realyield.portfolio.projection import projected_income
@@ -183,33 +182,23 @@ def add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add one event (valued from stored prices unless --value is given)."""
-
-    def dec(text: str | None, what: str) -> object:
-        return None if text is None else to_decimal(text, what=what)
-
+    fields = {
+        "time": time,
+        "kind": kind,
+        "asset": asset,
+        "amount": amount,
+        "counter_asset": counter_asset,
+        "counter_amount": counter_amount,
+        "fee_asset": fee_asset,
+        "fee_amount": fee_amount,
+        "value": value,
+        "opportunity": opportunity,
+        "key": key,
+        "note": note,
+        "account": account,
+    }
     with _ledger_session() as (settings, engine):
-        try:
-            when = datetime.fromisoformat(time) if time else clock.now()
-        except ValueError as exc:
-            raise fail(ConfigError(f"--time {time!r} is not an ISO date and time")) from exc
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        event = LedgerEvent(
-            kind=kind,
-            time=when,
-            asset=asset,
-            amount=to_decimal(amount, what="--amount"),
-            key=key or f"manual:{uuid.uuid4().hex}",
-            account=account,
-            counter_asset=counter_asset,
-            counter_amount=dec(counter_amount, "--counter-amount"),  # type: ignore[arg-type]
-            fee_asset=fee_asset,
-            fee_amount=dec(fee_amount, "--fee-amount"),  # type: ignore[arg-type]
-            value=dec(value, "--value"),  # type: ignore[arg-type]
-            fiat=settings.ledger_fiat,
-            opportunity=opportunity,
-            note=note,
-        )
+        event = service.manual_event(fields, account=account, fiat=settings.ledger_fiat)
         stored = service.add_event(
             engine, event, max_price_age_days=settings.ledger_price_max_age_days
         )

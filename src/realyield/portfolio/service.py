@@ -6,7 +6,8 @@ text, for exports); nothing here prints or parses options.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,11 +15,14 @@ from typing import Any, Final
 
 from sqlalchemy import Engine
 
-from realyield.core.errors import ConfigError, DataError
+from realyield.core import clock
+from realyield.core.errors import ConfigError, DataError, FieldError
 from realyield.portfolio import ledger
 from realyield.portfolio.events import LedgerEvent, dec_text
 from realyield.portfolio.exports.events import cointracker_csv, generic_csv, koinly_csv
 from realyield.portfolio.exports.tax import form_8949_csv, income_csv, tax_summary_html
+from realyield.portfolio.imports import generic
+from realyield.portfolio.imports.base import Cells, RowError
 from realyield.portfolio.lots import LotRun, exact_sum, replay
 from realyield.portfolio.pricing import AssetIds, PriceBook, value_event
 from realyield.portfolio.reports import GainsReport, IncomeReport, gains_report, income_report
@@ -136,6 +140,30 @@ def list_events(
     )
 
 
+def manual_event(
+    fields: Mapping[str, str | None], *, account: str, fiat: str, decimal_comma: bool = False
+) -> LedgerEvent:
+    """An event from text fields named like the generic CSV's columns (``time``,
+    ``kind``, ``asset``, ``amount``, ...), read exactly as a generic file's row is (the
+    same parser, bounds and checks), for ``ledger add``. No ``time`` means now; no
+    ``key`` a fresh ``manual:`` key.
+
+    Raises:
+        DataError: a field that cannot be read (named as the option ``--amount``) or
+            fields that make no valid event.
+    """
+    row = {k: v for k, v in fields.items() if v is not None}
+    row.setdefault("time", clock.now().isoformat())
+    row.setdefault("key", f"manual:{uuid.uuid4().hex}")
+    try:
+        return generic.build_event(Cells(1, row), source="manual", account=account, fiat=fiat)
+    except RowError as exc:
+        raise DataError(f"--{(exc.column or '').replace('_', '-')}: {exc.message}") from None
+    except FieldError as exc:
+        option = exc.column.replace("_", "-")
+        raise DataError(f"--{option}: '{exc.value}' {exc.reason}") from None
+
+
 def add_event(
     engine: Engine, event: LedgerEvent, *, max_price_age_days: float = 3.0
 ) -> LedgerEvent:
@@ -144,9 +172,17 @@ def add_event(
 
     Raises:
         RecordError: an invalid event.
+        DataError: its value cannot be computed (an amount whose product with the
+            price overflows).
     """
     book = PriceBook.from_store(engine, max_age=timedelta(days=max_price_age_days))
-    valued = value_event(event, book, AssetIds.from_store(engine))
+    try:
+        valued = value_event(event, book, AssetIds.from_store(engine))
+    except ArithmeticError as exc:
+        raise DataError(
+            f"event {event.key}: the amount times its price overflows or is undefined "
+            f"({type(exc).__name__}); check the amount"
+        ) from None
     ledger.add_events(engine, [valued])
     stored = ledger.find_event(engine, valued.source, valued.account, valued.key)
     assert stored is not None  # just inserted, or already there under the same key
