@@ -160,6 +160,15 @@ _STATIC_NUMBERS = (
 )
 
 
+#: ``meta`` keys (DeFiLlama's, snake_case) read as numbers into scoring columns.
+_META_COLUMNS = (
+    ("volume_usd_1d", "volume_1d"),
+    ("volume_usd_7d", "volume_7d"),
+    ("apy_pct_30d", "apy_pct_30d"),
+    ("count", "count"),
+)
+
+
 def build_inputs(
     opportunities: Sequence[Opportunity],
     *,
@@ -259,14 +268,17 @@ def build_inputs(
             cols["reward_trend"][i] = sum(tr) / len(tr) if tr else NAN
         # history statistics: stored history first, DeFiLlama's meta second
         meta = o.meta
-        cols["volume_1d"][i] = number(meta.get("volume_usd_1d"))
-        cols["volume_7d"][i] = number(meta.get("volume_usd_7d"))
-        cols["fee_tier"][i] = signals.fee_tier_pct(meta.get("pool_meta"))
-        cols["p_down"][i] = signals.p_down(
-            meta.get("predicted_class"), meta.get("predicted_probability")
-        )
-        cols["apy_pct_30d"][i] = number(meta.get("apy_pct_30d"))
-        cols["count"][i] = number(meta.get("count"))
+        # the source's own figures, where it sent them (absent keys stay NaN)
+        for key, column in _META_COLUMNS:
+            value = meta.get(key)
+            if value is not None:
+                cols[column][i] = number(value)
+        if "pool_meta" in meta:
+            cols["fee_tier"][i] = signals.fee_tier_pct(meta["pool_meta"])
+        if "predicted_class" in meta:
+            cols["p_down"][i] = signals.p_down(
+                meta["predicted_class"], meta.get("predicted_probability")
+            )
         row = stat_rows.get(o.id)
         if row is not None:
             from_history[i] = True
@@ -309,7 +321,10 @@ def build_inputs(
         depeg_tokens=list(static["depeg_tokens"]),
         dependencies=list(static["dependencies"]),
         pair_tokens=list(static["pair_tokens"]),
-        defunct=[[(s, d) for s, d in found if d.since <= as_of] for found in static["defunct"]],
+        defunct=[
+            [(s, d) for s, d in found if d.since <= as_of] if found else []
+            for found in static["defunct"]
+        ],
         is_amm=is_amm,
         frozen=frozen & market_rate,
         volatile=multi & (arrays["correlated"] != 1.0),
