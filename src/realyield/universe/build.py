@@ -462,6 +462,7 @@ def import_file(
     with engine.connect() as conn:
         if kind == "prices":
             batch.prices = _keep_stored_market_facts(conn, batch.source, batch.prices)
+            batch.assets = file_records.price_assets(batch.prices, source=batch.source)
         changes = import_changes.compare_batch(conn, batch, kind)
     if dry_run:
         return LoadResult(

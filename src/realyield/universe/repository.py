@@ -193,7 +193,8 @@ def _universe_at(
     its APY parts and TVL restated from the history row of that day (at most
     ``HISTORY_GAP_DAYS`` old) when that row is newer than the record. A record neither
     restated nor within ``max_age_days`` of ``day`` has left the universe (standing
-    records excepted)."""
+    records excepted), and so has a pool known only from its history (an imported
+    history's record) without a row in that week."""
     t = schema.opportunities
     ranked = (
         select(
@@ -230,6 +231,10 @@ def _universe_at(
         fresh = restated.get(o.id)
         if fresh is not None:
             out.append(fresh)
+        elif o.meta.get("from_history"):
+            if o.id in last_row:  # the record is that week's row itself
+                out.append(o)
+            # else: a pool known only from its history, without a row that week: gone
         elif o.source in STANDING_SOURCES or oldest is None or o.as_of.date() >= oldest:
             out.append(o)
     out = _with_network_facts(engine, out, day)
@@ -261,10 +266,15 @@ def load_assets(engine: Engine, *, as_of: date | None = None) -> list[Asset]:
     out = []
     for a in records:
         day = as_of or days.get(a.id)
-        if a.id not in days or day is None or a.as_of.date() >= day:
-            out.append(a)  # no history, or the record is as new as the view
+        if a.id not in days or day is None:
+            out.append(a)  # no price history: the record is all there is
             continue
         restated = assets_at([a], history, day).get(a.id)
+        if a.as_of.date() >= day and (
+            a.market_cap_usd is not None or restated is None or restated.market_cap_usd is None
+        ):
+            out.append(a)  # the record is as new as the view: its own facts stand
+            continue
         # priced once but not in the week before ``day``: its price then is unknown
         out.append(restated or replace(a, price_usd=None, market_cap_usd=None))
     return out
