@@ -127,15 +127,17 @@ def sweep(
 
 def _batch_table(result: BatchResult, top: int) -> Table:
     table = Table(title="Plans", title_justify="left", box=SIMPLE_HEAD)
-    for col in ["client", "required", "verdict", "success", "allocation", "capital p50 end"]:
+    cols = ["client", "need", "verdict", "success", "threshold", "allocation", "capital p50 end"]
+    for col in cols:
         table.add_column(col, justify="left" if col in ("client", "allocation") else "right")
     for r in result.table.filter(status="ok").head(top).iter_rows(named=True):
         mix = json.loads(r["allocation"])
         table.add_row(
             r["client"],
-            f"{r['required_yield']:.2%}",
+            f"{r['need']:.2%}",
             r["verdict"],
             f"{r['success_probability']:.0%}",
+            f"{r['success_threshold']:.0%}",
             ", ".join(
                 f"{k} {v:.0%}" if v >= 0.005 else f"{k} <1%"
                 for k, v in sorted(mix.items(), key=lambda kv: -kv[1])
