@@ -230,3 +230,23 @@ def test_a_database_failure_is_a_store_error_and_the_run_says_failed(
     assert "OperationalError" in run["message"]
     again = import_file(db, path, "koinly", batch_size=5)
     assert (again.inserted, again.duplicates, again.rejected_count) == (18, 10, 1)
+
+
+def test_a_value_from_stored_prices_beyond_plausible_is_rejected(
+    db: Engine, tmp_path: Path
+) -> None:
+    # 1e20 ETH is a plausible amount and 1e8 USD a plausible price, but 1e28 USD is no
+    # event's value (and would overflow the 28 digits reports round money to).
+    with db.begin() as conn:
+        records.save_prices(conn, "coingecko", [PricePoint("ethereum", date(2024, 1, 1), 1e8)])
+    path = tmp_path / "g.csv"
+    path.write_text(
+        "time,kind,asset,amount\n"
+        "2024-02-01T00:00:00Z,staking_reward,ETH,1E+20\n"
+        "2024-02-02T00:00:00Z,staking_reward,ETH,0.5\n"
+    )
+    report = import_file(db, path, "generic")
+    assert (report.inserted, report.rejected_count) == (1, 1)
+    [problem] = report.rejected
+    assert problem.row == 2 and "value from stored prices, 1.000e+28 USD" in problem.message
+    assert service.income(db, 2024).total == D("50000000")

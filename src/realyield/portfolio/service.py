@@ -23,6 +23,7 @@ from realyield.portfolio.exports.events import cointracker_csv, generic_csv, koi
 from realyield.portfolio.exports.tax import form_8949_csv, income_csv, tax_summary_html
 from realyield.portfolio.imports import generic
 from realyield.portfolio.imports.base import Cells, RowError
+from realyield.portfolio.imports.writer import implausible_value
 from realyield.portfolio.lots import LotRun, exact_sum, replay
 from realyield.portfolio.pricing import AssetIds, PriceBook, value_event
 from realyield.portfolio.reports import GainsReport, IncomeReport, gains_report, income_report
@@ -183,6 +184,9 @@ def add_event(
             f"event {event.key}: the amount times its price overflows or is undefined "
             f"({type(exc).__name__}); check the amount"
         ) from None
+    implausible = implausible_value(valued)
+    if implausible is not None:
+        raise DataError(f"event {event.key}: {implausible}")
     ledger.add_events(engine, [valued])
     stored = ledger.find_event(engine, valued.source, valued.account, valued.key)
     assert stored is not None  # just inserted, or already there under the same key

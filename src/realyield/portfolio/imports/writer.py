@@ -26,7 +26,13 @@ from sqlalchemy import exc as sa_exc
 from realyield.core.errors import DataError, StoreError, shown_value
 from realyield.portfolio import ledger
 from realyield.portfolio.events import MOVE_KINDS, LedgerEvent
-from realyield.portfolio.imports.base import ImportReport, Parsed, Problem, RowEvent
+from realyield.portfolio.imports.base import (
+    FIAT_VALUE_BOUNDS,
+    ImportReport,
+    Parsed,
+    Problem,
+    RowEvent,
+)
 from realyield.portfolio.pricing import AssetIds, PriceBook, value_event
 
 _RUN_STATUS = {"ok": "done", "partial": "partial", "failed": "failed"}
@@ -77,6 +83,20 @@ def _reason(exc: BaseException) -> str:
     return shown_value(str(exc), 300)
 
 
+def implausible_value(event: LedgerEvent) -> str | None:
+    """Why a value computed from stored prices is implausible (an amount near the top
+    of the plausible amounts times a high price), or None; such a value would also
+    exceed the 28 digits the reports round money to."""
+    for name in ("value", "fee_value"):
+        value = getattr(event, name)
+        if value is not None and value > FIAT_VALUE_BOUNDS.high:
+            return (
+                f"its {name.replace('_', ' ')} from stored prices, {value:.3e} {event.fiat}, "
+                f"is above the plausible {FIAT_VALUE_BOUNDS.high:g}; check the amounts"
+            )
+    return None
+
+
 def _key(event: LedgerEvent) -> tuple[str, str, str]:
     return (event.source, event.account, event.key)
 
@@ -114,6 +134,10 @@ class _Writer:
                 continue
             except DataError as exc:
                 self.reject(Problem(r.row, f"cannot be valued: {_reason(exc)}"))
+                continue
+            implausible = implausible_value(e)
+            if implausible is not None:
+                self.reject(Problem(r.row, implausible))
                 continue
             valued.append(RowEvent(r.row, e))
             if e.value is None and e.kind not in MOVE_KINDS:
@@ -262,4 +286,4 @@ def write_events(
     return report
 
 
-__all__ = ["write_events"]
+__all__ = ["implausible_value", "write_events"]
