@@ -131,3 +131,26 @@ def test_staking_route_tvl_implied_from_the_table(engine: Engine, tmp_path: Path
     assert route.tvl_usd == pytest.approx(4.0e10 * 4.6 / 7.3)
     assert "staked share 63%" in route.meta["tvl_basis"]
     assert route.meta["count"] == 1  # one priced day
+
+
+def test_a_view_says_what_it_rests_on(engine: Engine, tmp_path: Path) -> None:
+    from realyield.universe.provenance import view_sources
+
+    rows = [(START + timedelta(days=i), "pool-a", 4.0, 2e6) for i in range(3)]
+    build.import_file(engine, _history(tmp_path / "lending.csv", rows))
+    # a published cap on day 0, a price only on day 2
+    build.import_file(
+        engine,
+        _prices(
+            tmp_path / "solana.csv",
+            "solana",
+            [(START, 100.0, 4e10), (START + timedelta(2), 110.0, None)],
+        ),
+    )
+    lines = view_sources(engine, START + timedelta(days=2))
+    assert lines[0] == "1 opportunities from imported files (lending.csv)"
+    assert lines[1].startswith(
+        "1 network staking routes from the bundled staking table (rates as of 2025-06-30"
+    )
+    assert "market caps published for 0, last published supply x price for 1" in lines[2]
+    assert f"supply as old as {START}" in lines[2] and "solana.csv" in lines[2]

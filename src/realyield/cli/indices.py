@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.box import SIMPLE_HEAD
+from rich.markup import escape
 from rich.table import Table
 
 from realyield.backtest.service import index_history
@@ -23,6 +24,7 @@ from realyield.indices.methodology import (
 )
 from realyield.indices.service import indices_at, load_history_data
 from realyield.universe import build
+from realyield.universe.provenance import view_sources
 from realyield.universe.repository import stored_sources
 
 SourceOpt = Annotated[str | None, typer.Option(help="Only this stored source.")]
@@ -95,6 +97,11 @@ def indices(
             definitions=definitions,
             home=settings.home,
         )
+        rests_on = (
+            []
+            if as_json
+            else view_sources(engine, _day(as_of, "--as-of"), (source,) if source else None)
+        )
     if as_json:
         emit_json(
             [
@@ -111,6 +118,9 @@ def indices(
         "of inflation; emis. = token emissions; bets = effective number of "
         "independent protocol/issuer bets. `realyield index NAME` for details.[/]"
     )
+    console.print("Built from:", highlight=False)
+    for line in rests_on:
+        console.print(f"  {escape(line)}", highlight=False)
 
 
 def index(
