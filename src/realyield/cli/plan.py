@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.box import SIMPLE_HEAD
+from rich.markup import escape
 from rich.table import Table
 
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, session
@@ -18,6 +19,7 @@ from realyield.planning.outcomes import PERCENTILES, chart_top, cvar_words
 from realyield.planning.parse import request_options
 from realyield.planning.report import write_report
 from realyield.planning.service import Plan, PlanRequest, plan_stored, request_from_preset
+from realyield.universe.provenance import view_sources
 
 _LEVEL_STYLE = {"sustainable": "green", "stretch": "yellow", "unsustainable": "red"}
 
@@ -95,11 +97,15 @@ def plan(
     with session() as (_, engine):
         with console.status("building indices and simulating...") if not json_out else _null():
             result = plan_stored(engine, request, as_of=day)
+        rests_on = [] if json_out else view_sources(engine, day)
         written = write_report(result, report) if report is not None else None
     if json_out:
         emit_json(result.as_dict())
     else:
         print_plan(result)
+        console.print("Built from:", highlight=False)
+        for line in rests_on:
+            console.print(f"  {escape(line)}", highlight=False)
     if written is not None:
         err.print(f"report written to {written} (with plotly.min.js beside it)")
 
