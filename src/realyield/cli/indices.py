@@ -224,10 +224,11 @@ def index(
     if levels is not None:
         s = levels.summary()
         console.print(
-            f"levels {levels.frame['date'][0]} to {levels.frame['date'][-1]}: total "
-            f"{s['total_return']:+.1%} (CAGR {s['cagr']:+.1%}) = price {s['price_return']:+.1%}"
-            f" and income {s['income_return']:+.1%}, costs {s['costs']:.2%}, "
-            f"{s['rebalances']:.0f} rebalances",
+            f"levels {levels.frame['date'][0]} to {levels.frame['date'][-1]} (the run "
+            f"`realyield backtest {name}` makes): total {s['total_return']:+.1%} (CAGR "
+            f"{s['cagr']:+.1%}) = price {s['price_return']:+.1%} + income "
+            f"{s['income_return']:+.1%} - costs {s['costs']:.2%}; {s['rebalances']:.0f} "
+            "rebalances",
             highlight=False,
         )
         for event in levels.events[:10]:
