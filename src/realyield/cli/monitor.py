@@ -212,8 +212,8 @@ def review(
     if as_json:
         emit_json(result.as_dict())
     else:
-        from realyield.monitor.review_report import render_markdown
+        from realyield.cli.review_view import print_review
 
-        console.print(render_markdown(result), markup=False, highlight=False)
+        print_review(console, result)
     if written is not None:
         err.print(f"review written to {written[0]} and {written[1]} (plotly.min.js beside them)")

@@ -25,7 +25,8 @@ path); the review is a report on yields, not a performance attribution.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -37,6 +38,7 @@ from sqlalchemy import Engine
 
 from realyield.core import clock
 from realyield.core.errors import ConfigError, InsufficientDataError
+from realyield.indices.composition import Constituent
 from realyield.indices.rebalance import apply_band
 from realyield.monitor.alerts import Alert, list_alerts
 from realyield.universe.repository import apy_history_frame
@@ -301,8 +303,18 @@ def index_holdings(
         raise ConfigError(f"capital {capital!r}: give a positive amount in USD")
     comp = index_named(engine, name, home=home)
     weights = comp.weights()
-    labels = {c.id: c.label for c in comp.constituents}
-    return {k: capital * w for k, w in weights.items()}, weights, labels
+    return {k: capital * w for k, w in weights.items()}, weights, unique_labels(comp.constituents)
+
+
+def unique_labels(constituents: Iterable[Constituent]) -> dict[str, str]:
+    """id -> label, a label shared by several holdings (``aave-v3 USDC`` on three chains)
+    followed by its chain, so a reader can tell the lines apart."""
+    items = list(constituents)
+    counts = Counter(c.label for c in items)
+    return {
+        c.id: f"{c.label} ({c.chain})" if counts[c.label] > 1 and c.chain else c.label
+        for c in items
+    }
 
 
 def write_review(review: QuarterlyReview, folder: Path) -> tuple[Path, Path]:

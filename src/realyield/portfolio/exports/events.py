@@ -9,6 +9,7 @@ income is (Koinly ``Reward``/``Lending interest``/``Income``/``Airdrop``; CoinTr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -17,6 +18,22 @@ from realyield.portfolio.exports.csvtext import write_csv
 from realyield.portfolio.imports import cointracker, generic, koinly
 
 _RECEIVED_KINDS = INCOME_KINDS | {"deposit", "unstake"}
+
+#: A chain transaction hash: EVM (0x + 64 hex), Bitcoin-like (64 hex), Solana
+#: (base58, 86-88 characters). Koinly matches its TxHash column against chains.
+_CHAIN_HASH = re.compile(r"0x[0-9a-fA-F]{64}|[0-9a-fA-F]{64}|[1-9A-HJ-NP-Za-km-z]{86,88}")
+
+
+def chain_hash(key: str) -> str | None:
+    """The chain transaction hash an event's key carries, or None.
+
+    Keys are realyield's own idempotency keys: a Koinly import keeps the file's hash as
+    ``<hash>:<digest>``, a generic file may use the hash itself; exchange ids
+    (``trade:123``) and content digests (32 hex) are not chain hashes and must not be exported
+    as ones (Koinly would try to match them against the chain).
+    """
+    head = key.split(":", 1)[0] if key.count(":") == 1 else key
+    return head if _CHAIN_HASH.fullmatch(head) else None
 
 
 def _sides(
@@ -58,7 +75,7 @@ def koinly_csv(events: Iterable[LedgerEvent]) -> str:
                 e.fiat if e.value is not None else None,
                 koinly.LABELS.get(e.kind, ""),
                 description,
-                e.key,
+                chain_hash(e.key),
             ]
         )
     return write_csv(koinly.COLUMNS, rows)
@@ -84,4 +101,4 @@ def cointracker_csv(events: Iterable[LedgerEvent]) -> str:
     return write_csv(cointracker.COLUMNS, rows)
 
 
-__all__ = ["cointracker_csv", "format_time", "generic_csv", "koinly_csv"]
+__all__ = ["chain_hash", "cointracker_csv", "format_time", "generic_csv", "koinly_csv"]

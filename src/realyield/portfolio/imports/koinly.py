@@ -4,7 +4,8 @@ Columns: ``Date, Sent Amount, Sent Currency, Received Amount, Received Currency,
 Fee Amount, Fee Currency, Net Worth Amount, Net Worth Currency, Label, Description,
 TxHash``. Dates are UTC (``2024-01-31 14:25 UTC``). A row with only a received side is
 a deposit or, by its label, income; only a sent side, a withdrawal or a cost; both, a
-trade (or a liquidity move by label). ``Net Worth`` in the ledger's fiat is the value.
+trade (or a liquidity move by label). ``Net Worth`` in the ledger's fiat is the value,
+except for a trade with a leg in that fiat, which is worth its fiat leg.
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ def parse(
             outgoing=OUTGOING.get(label, "withdrawal"),
         )
         txhash = cells.text("TxHash")
+        # A trade with a leg in the ledger's fiat is worth that leg (the fiat sent for a
+        # buy, received for a sale): Koinly's "Net Worth" is its own market estimate, and
+        # taking it would put the difference into the basis or the proceeds. Leaving the
+        # value empty lets pricing take the fiat leg ("fiat" source).
+        fiat_leg = legs.counter_asset is not None and fiat in (
+            legs.asset.upper(),
+            legs.counter_asset.upper(),
+        )
+        given = worth if worth is not None and (worth_cur or fiat).upper() == fiat else None
         digest = content_key(time.isoformat(), sent, sent_cur, got, got_cur, fee, fee_cur, label)
         return LedgerEvent(
             kind=legs.kind,
@@ -120,7 +130,7 @@ def parse(
             counter_amount=legs.counter_amount,
             fee_asset=fee_cur if fee is not None else None,
             fee_amount=fee if fee_cur is not None else None,
-            value=worth if worth is not None and (worth_cur or fiat).upper() == fiat else None,
+            value=None if fiat_leg else given,
             fiat=fiat,
             note=cells.text("Description"),
         )

@@ -1,0 +1,58 @@
+"""``review`` prints for the terminal (no Markdown source, nothing cut) and tells apart
+holdings that share a label by their chain (issue 18, item 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from realyield.cli import app
+from realyield.core import clock
+from realyield.indices.composition import Constituent
+from realyield.monitor.review import unique_labels
+from tests.monitor.test_review import NOW as REVIEW_NOW
+from tests.monitor.test_review import fill as fill_review
+
+runner = CliRunner()
+
+
+def test_review_text_is_rendered_not_markdown(engine: Engine, tmp_path: Path) -> None:
+    fill_review(engine)
+    config = tmp_path / "monitor.toml"
+    config.write_text("[portfolio]\nincome_per_year_usd = 2000\n[holdings]\na = 10000\nb = 20000\n")
+    with clock.freeze(REVIEW_NOW):
+        result = runner.invoke(app, ["review", "--quarter", "2024Q1", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for markdown in ("# Quarterly", "## ", "|---", "**", "`"):
+        assert markdown not in out, f"Markdown source {markdown!r} in the terminal output"
+    assert "…" not in out
+    assert "Quarterly review 2024Q1" in out and "Suggested rebalance" in out
+    cells = [line.replace("│", " ").split() for line in out.splitlines()]
+    rows = {c[0]: " ".join(c) for c in cells if c[:1] in (["a"], ["b"])}
+    assert "$10,000" in rows["a"] and "$20,000" in rows["b"]  # whole figures, one line each
+    assert "33.3%" in rows["a"] and "66.7%" in rows["b"]
+
+
+def _c(id_: str, label: str, chain: str | None) -> Constituent:
+    return Constituent(
+        id=id_, label=label, kind="lending", chain=chain, weight=0.1, apy=4.0, apy_real=4.0,
+        apy_emission=0.0, apy_sustainable=4.0, risk=20.0, underlying=("usd-coin",),
+    )  # fmt: skip
+
+
+def test_labels_shared_by_several_holdings_carry_their_chain() -> None:
+    items = [
+        _c("p1", "aave-v3 USDC", "Ethereum"),
+        _c("p2", "aave-v3 USDC", "Arbitrum"),
+        _c("p3", "lido stETH", "Ethereum"),
+    ]
+    assert unique_labels(items) == {
+        "p1": "aave-v3 USDC (Ethereum)",
+        "p2": "aave-v3 USDC (Arbitrum)",
+        "p3": "lido stETH",
+    }
+    assert dataclasses.is_dataclass(items[0])
