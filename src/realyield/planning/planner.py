@@ -29,6 +29,8 @@ from realyield.planning.plan import Plan, PlanRequest, blend
 from realyield.planning.profiles import RiskProfile, check_allocation, risk_profile
 
 SCREEN_PATHS = 300
+#: paths of the search for the income that passes the simulation test (single plans)
+SEARCH_PATHS = 2000
 
 
 @dataclass
@@ -217,7 +219,7 @@ def _plan(
         passing=passing,
         recommended=recommended,
         income_for_threshold=income_ok,
-        screen_paths=min(SCREEN_PATHS, paths),
+        screen_paths=min(SEARCH_PATHS, paths),
     )
     optimized = None
     if job.screened and job.best is not None:
@@ -258,11 +260,11 @@ def _plan(
 def _income_for_threshold(
     ctx: PlanContext, job: _Job, mix: Mapping[str, float], threshold: float, steps: int = 7
 ) -> float:
-    """The income (dollars a year) at which the plan's mix reaches the success threshold
-    on the screening paths: bisection on the income (success falls as income rises, on
-    the same paths), to 1/2**steps of the income asked for."""
+    """The income (dollars a year) at which the plan's mix reaches the success threshold:
+    bisection on the income (success falls as income rises, on the same paths: the
+    plan's own, up to ``SEARCH_PATHS``), to 1/2**steps of the income asked for."""
     lo, hi = 0.0, 1.0
-    paths = min(SCREEN_PATHS, job.request.paths)
+    paths = min(SEARCH_PATHS, job.request.paths)
     for _ in range(steps):
         mid = (lo + hi) / 2.0
         income = job.config.income_per_year * mid
