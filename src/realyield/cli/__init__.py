@@ -26,6 +26,7 @@ from realyield.cli import (
     ledger,
     monitor,
     plan,
+    portfolio,
     scaleout,
     scores,
     serve,
@@ -56,6 +57,7 @@ app.command("plan-batch")(scaleout.plan_batch)
 app.command("serve")(serve.serve)
 app.add_typer(serve.key_app, name="api-key")
 app.add_typer(ledger.ledger_app, name="ledger")
+app.command("portfolio")(portfolio.portfolio)
 
 
 def main(args: Sequence[str] | None = None) -> None:

@@ -7,8 +7,10 @@ rules (lot size, minimum notional) and balances as on an exchange, and refused w
 same errors. A market order fills at once; a limit order fills when the slipped price
 is at or better than its limit, else it expires (immediate-or-cancel).
 
-Balances and orders are written in one transaction per order, so a crash leaves either
-the whole fill or none of it, and a restart sees the balances where they were.
+Balances, orders and the fill's ledger event (``execution.fills``: source ``paper``,
+account ``paper:ACCOUNT``, key the client order id) are written in one transaction per
+order, so a crash leaves either the whole fill or none of it, and a restart sees the
+balances where they were. Deposits reach the ledger the same way.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from realyield.core.errors import (
 )
 from realyield.exchange.orders import ZERO, Balances, MarketRules, OrderRequest, OrderState
 from realyield.execution import journal
+from realyield.execution.fills import PAPER_SOURCE, deposit_event, fill_event, record
 from realyield.store import schema
 from realyield.store.records import upsert
 from realyield.universe.repository import load_assets, price_history_frame
@@ -120,8 +123,11 @@ class PaperBroker:
         if not amount > 0:
             raise ConfigError(f"paper deposit of {amount} {asset}: give a positive amount")
         current = self.balances().total.get(asset, ZERO)
+        when = clock.now()
+        key = f"deposit:{when.isoformat()}:{asset}:{amount}"
         with self._engine.begin() as conn:
             self._set(conn, {asset: current + amount})
+            record(conn, deposit_event(PAPER_SOURCE, self.name, asset, amount, when, key))
         return self.balances()
 
     def _set(self, conn: Connection, amounts: Mapping[str, Decimal]) -> None:
@@ -217,6 +223,7 @@ class PaperBroker:
             journal.write_request(conn, self.name, run_id, request, status="closed")
             journal.write_state(conn, state)
             self._set(conn, new)
+            record(conn, fill_event(PAPER_SOURCE, self.name, state, market, clock.now()))
         return state
 
     def _reject(
