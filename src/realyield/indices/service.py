@@ -34,6 +34,7 @@ from realyield.universe.point_in_time import (
     assets_at,
     day_number,
     opportunities_at,
+    standing_routes_at,
 )
 from realyield.universe.repository import (
     UniverseQuery,
@@ -128,6 +129,14 @@ class HistoryData:
             if not opps:
                 raise InsufficientDataError(f"no opportunity has history on {day}")
             assets = assets_at(self.assets, sorted_prices.by_asset, day)
+            # the staking table's routes have no APY history: they stand, with their
+            # network's market cap of the day
+            known = {o.id for o in opps}
+            opps += [
+                o
+                for o in standing_routes_at(self.opportunities, assets, sorted_prices.by_asset, day)
+                if o.id not in known
+            ]
             scored = score_universe(
                 opps,
                 as_of=day,

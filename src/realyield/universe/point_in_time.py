@@ -234,3 +234,30 @@ def staking_routes_at(
             meta["count_basis"] = "days the network's asset had been priced (no rate history)"
         out.append(replace(o, tvl_usd=tvl, as_of=at, meta=meta))
     return out
+
+
+def standing_routes_at(
+    opps: Sequence[Opportunity],
+    assets: Mapping[str, Asset],
+    prices: SortedHistory,
+    day: date,
+    *,
+    sources: Sequence[str] = ("staking",),
+) -> list[Opportunity]:
+    """The standing records of ``sources`` (the staking table's routes, which have no
+    APY history) whose network's asset is priced on ``day``, with that network's facts
+    (``staking_routes_at``; ``assets`` as ``assets_at`` gives them for ``day``). A route
+    exists as long as its network does, whatever day the record was written.
+
+    What a replay adds to ``opportunities_at``, which keeps only series with history."""
+    routes = [o for o in opps if o.source in sources and o.underlying and o.underlying[0] in assets]
+    if not routes:
+        return []
+    number = day_number(day)
+    priced: dict[str, int] = {}
+    for o in routes:
+        code = prices.code_of.get(o.underlying[0]) if o.underlying else None
+        if code is not None:
+            end = int(prices.ends(number, np.asarray([code], dtype=np.int64))[0])
+            priced[o.underlying[0]] = end - int(prices.start[code])
+    return staking_routes_at(routes, assets, priced, day)

@@ -142,7 +142,10 @@ def load_universe(engine: Engine, query: UniverseQuery = UniverseQuery()) -> lis
         stmt = stmt.limit(query.limit)
     with engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
-    return _with_network_facts(engine, [row_to_opportunity(r) for r in rows], query.as_of)
+    opps = [row_to_opportunity(r) for r in rows]
+    if query.max_age_days is None:  # a replay's load restates each date itself
+        return opps
+    return _with_network_facts(engine, opps, query.as_of)
 
 
 #: A history row stands for the days after it for this long (gaps of a day or two are
@@ -194,7 +197,8 @@ def _universe_at(
     ``HISTORY_GAP_DAYS`` old) when that row is newer than the record. A record neither
     restated nor within ``max_age_days`` of ``day`` has left the universe (standing
     records excepted), and so has a pool known only from its history (an imported
-    history's record) without a row in that week."""
+    history's record) without a row in that week. ``max_age_days=None`` keeps every
+    record dated up to ``day`` (what a replay rebuilds each date from)."""
     t = schema.opportunities
     ranked = (
         select(
@@ -231,13 +235,14 @@ def _universe_at(
         fresh = restated.get(o.id)
         if fresh is not None:
             out.append(fresh)
-        elif o.meta.get("from_history"):
+        elif o.meta.get("from_history") and oldest is not None:
             if o.id in last_row:  # the record is that week's row itself
                 out.append(o)
             # else: a pool known only from its history, without a row that week: gone
         elif o.source in STANDING_SOURCES or oldest is None or o.as_of.date() >= oldest:
             out.append(o)
-    out = _with_network_facts(engine, out, day)
+    if query.max_age_days is not None:  # a replay's load restates each date itself
+        out = _with_network_facts(engine, out, day)
     if query.min_tvl_usd is not None:
         out = [o for o in out if o.tvl_usd is not None and o.tvl_usd >= query.min_tvl_usd]
 
