@@ -220,3 +220,33 @@ def test_allocation_validation() -> None:
         check_allocation("x", {"a": -0.5, "b": 1.5})
     with pytest.raises(ConfigError, match="unknown risk profile"):
         risk_profile("yolo")
+
+
+def test_remedies_even_when_the_mix_cannot_keep_up_with_inflation() -> None:
+    """Independence-like on real prices: 2% real against 2.5% inflation, and no income
+    level passes the simulation: the verdict still says what to do."""
+    cfg = PlanConfig(
+        capital=750_000,
+        income_per_year=100_000,
+        horizon_years=50,
+        start_in_years=15,
+        withdrawal="inflation-indexed",
+        reinvest=1.0,
+        inflation=0.025,
+    )
+    v = judge(
+        cfg,
+        _mix(0.02, 0.17, 0.20),
+        INDEX_REAL,
+        0.80,
+        profile="aggressive",
+        income_for_threshold=0.0,
+        screen_paths=2000,
+    )
+    assert v.level == "unsustainable" and v.remedies
+    assert v.remedies["mix_real_yield_below_inflation"] is True
+    assert "capital_needed" not in v.remedies  # no capital makes 2% cover indexed 2.5%
+    assert v.as_dict()["remedies"]["capital_for_success_threshold"] is None  # infinite
+    words = v.reasons[-1]
+    assert "does not keep up with 2.5% inflation" in words and "1/128" in words
+    assert v.remedies["years_principal_lasts"] > 0

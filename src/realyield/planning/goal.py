@@ -224,10 +224,12 @@ def judge(
     remedies: dict[str, Any] = {}
     if level != "sustainable":
         remedies = _remedies(config, simulated, passing)
-        if income_for_threshold is not None and income_for_threshold > 0:
+        if income_for_threshold is not None:
             remedies["income_for_success_threshold"] = income_for_threshold
             remedies["capital_for_success_threshold"] = (
                 config.capital * config.income_per_year / income_for_threshold
+                if income_for_threshold > 0
+                else math.inf
             )
             remedies["success_search_paths"] = screen_paths
         reasons.append("to make it work: " + _remedy_words(remedies, config))
@@ -281,9 +283,13 @@ def _remedies(config: PlanConfig, sim: MixResult, passing: MixResult | None) -> 
         growth = (1.0 + net) / (1.0 + infl) if n.indexed else 1.0 + net
         if scale > 1.0 and growth > 1.0:
             out["years_reinvesting_first"] = math.log(scale) / math.log(growth)
+    if config.withdrawal != "percent" and n.withdrawal_rate > w_ok:
+        # drawn on principal: the first income year's amount, kept (prices flat)
         out["years_principal_lasts"] = years_to_exhaustion(
-            n.capital_at_start, config.income_per_year, net
+            n.capital_at_start, n.withdrawal_rate * n.capital_at_start, net
         )
+    if w_ok <= 0:
+        out["mix_real_yield_below_inflation"] = True
     return out
 
 
@@ -297,7 +303,18 @@ def _remedy_words(r: Mapping[str, Any], config: PlanConfig) -> str:
         )
     else:
         words.append("no mix the optimizer tried within the profile passes both tests")
-    if "income_for_success_threshold" in r:
+    if r.get("mix_real_yield_below_inflation"):
+        words.append(
+            f"this mix's real yield after tax does not keep up with {config.inflation:.1%} "
+            "inflation: no capital makes it cover indexed withdrawals; choose a mix that "
+            "pays more"
+        )
+    if r.get("income_for_success_threshold") == 0:
+        words.append(
+            "no income this mix could pay passes the simulation test (even "
+            f"1/128 of the goal fails on {r['success_search_paths']:,} paths)"
+        )
+    elif "income_for_success_threshold" in r:
         words.append(
             f"the simulation passes with ${r['income_for_success_threshold']:,.0f} a year of "
             f"income, or ${r['capital_for_success_threshold']:,.0f} of capital (searched on "
