@@ -10,6 +10,7 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.box import SIMPLE_HEAD
+from rich.markup import escape
 from rich.table import Table
 
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, fmt_pct, session
@@ -127,6 +128,12 @@ def _print_explanation(e: Explanation) -> None:
     console.rule(f"[bold]{o.protocol} {o.symbol} on {o.chain} ({o.kind})")
     console.print(f"id {o.id}  as of {o.as_of:%Y-%m-%d}  source {o.source}", highlight=False)
     console.print(f"readable id {e.label}", highlight=False)
+    for key, what in (
+        ("tvl_basis", "TVL"),
+        ("parameters_as_of", "rates of the staking table as of"),
+    ):
+        if o.meta.get(key):
+            console.print(f"{what} {escape(str(o.meta[key]))}", highlight=False)
     console.print(
         f"APY {fmt_pct(o.apy)} = base {fmt_pct(o.apy_base)} + reward {fmt_pct(o.apy_reward)}; "
         f"real base {fmt_pct(e.apy_real_base)} + emissions kept "
