@@ -29,7 +29,7 @@ from typing import Any, Final
 from sqlalchemy import Engine
 
 from realyield.core import clock
-from realyield.portfolio import ledger
+from realyield.portfolio import ledger, transfers
 from realyield.portfolio.events import (
     MOVE_KINDS,
     SWAP_KINDS,
@@ -115,6 +115,8 @@ class Portfolio:
     accounts: list[Account]
     unpriced: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Withdrawals and deposits not matched as transfers between own accounts.
+    unmatched_transfers: list[LedgerEvent] = field(default_factory=list)
 
     @property
     def total_value_usd(self) -> Decimal:
@@ -143,6 +145,7 @@ class Portfolio:
             "accounts": [a.as_dict() for a in self.accounts],
             "unpriced": self.unpriced,
             "notes": self.notes,
+            "unmatched_transfers": [e.as_dict() for e in self.unmatched_transfers],
         }
 
 
@@ -198,10 +201,10 @@ def build_portfolio(
     (symbol -> fraction; symbols not held show a target with zero weight)."""
     when = as_of or clock.now()
     year = when.year
-    run = replay(
-        ledger.iter_movements(engine, end=when), ledger.chosen_methods(engine), years=[year]
-    )
     events = ledger.load_events(engine, end=when)
+    match = transfers.match_transfers(events)
+    moves = transfers.apply(ledger.iter_movements(engine, end=when), match)
+    run = replay(moves, ledger.chosen_methods(engine), years=[year])
     accounts = _accounts(events)
     ids, book = AssetIds.from_store(engine), PriceBook.from_store(engine)
     income: dict[str, Decimal] = defaultdict(Decimal)
@@ -243,7 +246,7 @@ def build_portfolio(
         notes.append(f"values are in USD (stored prices); cost basis and income in {fiat}")
     if unpriced:
         notes.append(f"no stored price for {', '.join(unpriced)}: left out of the total")
-    folio = Portfolio(when, year, fiat, holdings, accounts, unpriced, notes)
+    folio = Portfolio(when, year, fiat, holdings, accounts, unpriced, notes, match.unmatched)
     return with_targets(folio, targets or {})
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from realyield.core import clock
 from realyield.core.errors import ConfigError, DataError, FieldError
-from realyield.portfolio import ledger
+from realyield.portfolio import ledger, transfers
 from realyield.portfolio.events import LedgerEvent, dec_text
 from realyield.portfolio.exports.events import cointracker_csv, generic_csv, koinly_csv
 from realyield.portfolio.exports.tax import form_8949_csv, income_csv, tax_summary_html
@@ -44,7 +44,8 @@ def run_lots(engine: Engine, year: int, method: str | None = None) -> LotRun:
     methods = ledger.chosen_methods(engine)
     if method is not None:
         methods[year] = ledger.check_method(method)
-    return replay(ledger.iter_movements(engine, end=end), methods, years=[year])
+    moves = transfers.apply(ledger.iter_movements(engine, end=end), transfers.load_match(engine))
+    return replay(moves, methods, years=[year])
 
 
 def gains(
