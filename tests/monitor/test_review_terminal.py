@@ -56,3 +56,50 @@ def test_labels_shared_by_several_holdings_carry_their_chain() -> None:
         "p3": "lido stETH",
     }
     assert dataclasses.is_dataclass(items[0])
+
+
+def test_review_never_sells_what_the_target_holds(engine: Engine) -> None:
+    """An index holds asset:bitcoin directly: the opportunity screens do not know it, and
+    the review must not tell the user to sell it (issue 18)."""
+    from realyield.monitor.review import quarterly_review
+
+    fill_review(engine)
+    with clock.freeze(REVIEW_NOW):
+        review = quarterly_review(
+            engine,
+            "2024Q1",
+            {"a": 7000.0, "asset:bitcoin": 3000.0, "gone": 1.0},
+            targets={"a": 0.7, "asset:bitcoin": 0.3},
+        )
+    assert review.sell == ["gone"]  # not targeted and gone: sold; bitcoin is kept
+    assert any("asset:bitcoin" in n and "held by the target" in n for n in review.notes)
+
+
+def test_review_takes_earned_income_from_the_ledger(engine: Engine, tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from realyield.portfolio import ledger
+    from realyield.portfolio.events import LedgerEvent
+
+    fill_review(engine)
+    rewards = [
+        LedgerEvent(kind="lending_interest", time=datetime(2024, m, 28, tzinfo=UTC), asset="USDC",
+                    amount=Decimal("40.5"), key=f"r{m}", value=Decimal("40.5"), opportunity="a")
+        for m in (1, 2, 3)
+    ] + [LedgerEvent(kind="lending_interest", time=datetime(2024, 4, 2, tzinfo=UTC),
+                     asset="USDC", amount=Decimal(9), key="april", value=Decimal(9),
+                     opportunity="a")]  # fmt: skip
+    ledger.add_events(engine, rewards)
+    config = tmp_path / "monitor.toml"
+    config.write_text("[holdings]\na = 10000\nb = 20000\n")
+    with clock.freeze(REVIEW_NOW):
+        result = runner.invoke(
+            app, ["review", "--quarter", "2024Q1", "--config", str(config), "--json"]
+        )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["earned_basis"] == "ledger"
+    earned = {h["id"]: h["earned_usd"] for h in out["holdings"]}
+    assert earned == {"a": 121.5, "b": 0.0}  # 3 x 40.5 in the quarter; April's is not

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ import typer
 from rich.box import SIMPLE_HEAD
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import Engine
 
 from realyield.cli.common import JsonOpt, console, emit_json, err, fail, session
 from realyield.core.errors import ConfigError, RealyieldError
@@ -180,6 +183,22 @@ def alerts(
     )
 
 
+def _ledger_income(
+    engine: Engine, quarter: str, holdings: dict[str, float]
+) -> dict[str, Decimal] | None:
+    """Income the ledger recorded in the quarter per held opportunity, or None when it
+    recorded none for these holdings (the review then estimates from stored APYs)."""
+    from realyield.monitor.review import parse_quarter
+    from realyield.portfolio.holdings import income_by_opportunity
+
+    first, last = parse_quarter(quarter)
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    found = income_by_opportunity(engine, start, end)
+    held = {k: v for k, v in found.items() if k in holdings}
+    return held or None
+
+
 def review(
     quarter: Annotated[str, typer.Option(help="The quarter, e.g. 2025Q3.")],
     index: Annotated[str | None, typer.Option(help="Review this index as if held.")] = None,
@@ -199,11 +218,13 @@ def review(
             if not capital or capital <= 0:
                 raise fail(ConfigError("--index needs --capital (USD, > 0)"))
             holdings, targets, labels = index_holdings(engine, index, capital, home=settings.home)
+        realised = _ledger_income(engine, quarter, holdings)
         result = quarterly_review(
             engine,
             quarter,
             holdings,
             targets=targets or None,
+            realised_income=realised,
             income_per_year_usd=config.income_per_year_usd,
             band_pp=config.rules.drift_band_pp,
             labels=labels,

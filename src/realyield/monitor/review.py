@@ -63,6 +63,9 @@ def parse_quarter(text: str) -> tuple[date, date]:
     return start, end
 
 
+_GONE = "not in the stored universe at the end"
+
+
 @dataclass(frozen=True)
 class HoldingReview:
     id: str
@@ -260,11 +263,26 @@ def quarterly_review(
                 sustainability_end=s1[0] if s1 else None,
                 risk_start=s0[1] if s0 else None,
                 risk_end=s1[1] if s1 else None,
-                excluded_end=list(s1[2]) if s1 else ["not in the stored universe at the end"],
+                excluded_end=list(s1[2]) if s1 else [_GONE],
                 alerts=[a for a in alerts if a.subject == opp_id],
             )
         )
-    sell = [h.id for h in reviews if h.excluded_end]
+    # Never "sell" what the target holds: an index's constituents passed the index's own
+    # rules, and a plain asset (asset:bitcoin in a growth sleeve) is not an opportunity
+    # the screens know. Only a holding gone from the stored universe altogether is sold.
+    held_by_target = {k for k, w in (targets or {}).items() if w > 0}
+
+    def protected(h: HoldingReview) -> bool:
+        vanished = h.excluded_end == [_GONE] and not h.id.startswith("asset:")
+        return h.id in held_by_target and not vanished
+
+    sell = [h.id for h in reviews if h.excluded_end and not protected(h)]
+    kept = [h.label for h in reviews if h.excluded_end and protected(h)]
+    if kept:
+        notes.append(
+            f"{', '.join(kept)}: outside the opportunity screens but held by the target, "
+            "so kept (the target's own rules chose them)"
+        )
     suggested: dict[str, float] = {}
     if targets:
         current = {h.id: h.weight for h in reviews}

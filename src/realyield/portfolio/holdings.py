@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from realyield.core import clock
 from realyield.portfolio import ledger, transfers
 from realyield.portfolio.events import (
+    INCOME_KINDS,
     MOVE_KINDS,
     SWAP_KINDS,
     LedgerEvent,
@@ -250,6 +251,16 @@ def build_portfolio(
     return with_targets(folio, targets or {})
 
 
+def income_by_opportunity(engine: Engine, start: datetime, end: datetime) -> dict[str, Decimal]:
+    """Fair-market value of the income events in ``[start, end)`` per opportunity id
+    (events the ledger tied to an opportunity; unvalued ones count as nothing)."""
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for e in ledger.load_events(engine, start=start, end=end, kinds=sorted(INCOME_KINDS)):
+        if e.opportunity and e.value is not None:
+            out[e.opportunity] += e.value
+    return dict(out)
+
+
 def with_targets(folio: Portfolio, targets: Mapping[str, float]) -> Portfolio:
     """Weights of the priced holdings and their targets (symbols upper-cased)."""
     total = folio.total_value_usd
@@ -265,4 +276,12 @@ def with_targets(folio: Portfolio, targets: Mapping[str, float]) -> Portfolio:
     return folio
 
 
-__all__ = ["Account", "Holding", "Portfolio", "account_kind", "build_portfolio", "signed_moves"]
+__all__ = [
+    "Account",
+    "Holding",
+    "Portfolio",
+    "account_kind",
+    "build_portfolio",
+    "income_by_opportunity",
+    "signed_moves",
+]
