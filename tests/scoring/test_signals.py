@@ -16,9 +16,10 @@ from realyield.reference.defunct import defunct_tokens_in, load_defunct_tokens, 
 from realyield.scoring import impermanent_loss as il
 from realyield.scoring import labels, signals
 from realyield.scoring.factors import sustainability_grade
-from realyield.scoring.pair_risk import expected_losses
+from realyield.scoring.pair_risk import _Returns, expected_losses
 from realyield.scoring.record_facts import PairToken
 from realyield.scoring.score import score_universe
+from realyield.universe.point_in_time import SortedHistory
 
 NAN = math.nan
 AS_OF = date(2025, 8, 31)
@@ -183,6 +184,38 @@ def test_realised_volatility_and_correlation_from_prices() -> None:
     assert detail[0] is not None and "category fallback" in detail[0].describe()
     fallback = il.pair_volatility(1.5, 1.5, il.FALLBACK_CORRELATION)
     assert loss[0] == pytest.approx(100 * float(il.expected_il_v2(fallback)))
+
+
+def test_correlation_on_gapped_and_repeated_days_matches_the_intersection() -> None:
+    """The common days of two price series (read off the window's calendar) are those of
+    a plain set intersection: gaps in either series, and a series with a repeated day
+    (first row counts, as ``np.intersect1d`` has it)."""
+    rng = np.random.default_rng(11)
+    n = 400
+    days = np.array([AS_OF - timedelta(days=n - 1 - k) for k in range(n)])
+    keep_a, keep_b = rng.random(n) > 0.2, rng.random(n) > 0.3
+    pa = 100 * np.exp(np.cumsum(rng.normal(0, 0.03, n)))
+    pb = 5 * np.exp(np.cumsum(rng.normal(0, 0.05, n)))
+    dup = np.flatnonzero(keep_a)[-50]  # gamma repeats one of alpha's days
+    prices = pl.DataFrame(
+        {
+            "asset_id": ["alpha"] * int(keep_a.sum())
+            + ["beta"] * int(keep_b.sum())
+            + ["gamma"] * (int(keep_a.sum()) + 1),
+            "date": [*days[keep_a], *days[keep_b], *days[keep_a], days[dup]],
+            "price_usd": np.concatenate([pa[keep_a], pb[keep_b], pa[keep_a] * 2, [7.0]]),
+        }
+    )
+    returns = _Returns(SortedHistory(prices, "asset_id"), AS_OF)
+    window = returns._series  # asset -> (day numbers, log prices) in the 365-day window
+
+    def reference(a: str, b: str) -> float:
+        _, ia, ib = np.intersect1d(window[a][0], window[b][0], return_indices=True)
+        return float(np.corrcoef(np.diff(window[a][1][ia]), np.diff(window[b][1][ib]))[0, 1])
+
+    assert returns._on_calendar("gamma") is None  # repeated day: the intersection path
+    for a, b in (("alpha", "beta"), ("beta", "gamma"), ("alpha", "gamma")):
+        assert returns.correlation(a, b) == reference(a, b)
 
 
 def test_live_pools_schema_reaches_the_signals() -> None:

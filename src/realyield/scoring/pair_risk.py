@@ -78,9 +78,14 @@ class _Returns:
         self._series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._vol: dict[str, float | None] = {}
         self._corr: dict[tuple[str, str], float | None] = {}
+        # each series on the window's calendar (day offset -> log price, and which days
+        # are present): two assets' common days are then a mask, not a set intersection
+        self._dense: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._base = 0
         if prices is None or not prices.keys:
             return
         day = day_number(as_of)
+        self._base = day - WINDOW_DAYS - 1
         first, end = prices.ends(day - WINDOW_DAYS), prices.ends(day)
         price = prices.numbers("price_usd")
         for k in np.flatnonzero(end - first > MIN_RETURNS).tolist():
@@ -105,13 +110,42 @@ class _Returns:
             sa, sb = self._series.get(a), self._series.get(b)
             rho = None
             if sa is not None and sb is not None:
-                common, ia, ib = np.intersect1d(sa[0], sb[0], return_indices=True)
-                if common.size > MIN_RETURNS:
-                    ra, rb = np.diff(sa[1][ia]), np.diff(sb[1][ib])
-                    if np.std(ra) > 0 and np.std(rb) > 0:
-                        rho = float(np.corrcoef(ra, rb)[0, 1])
+                da, db = self._on_calendar(a), self._on_calendar(b)
+                if da is not None and db is not None:
+                    both = da[0] & db[0]
+                    if int(np.count_nonzero(both)) > MIN_RETURNS:
+                        ra, rb = np.diff(da[1][both]), np.diff(db[1][both])
+                        rho = self._rho(ra, rb)
+                else:  # a series with repeated days: the plain intersection
+                    common, ia, ib = np.intersect1d(sa[0], sb[0], return_indices=True)
+                    if common.size > MIN_RETURNS:
+                        rho = self._rho(np.diff(sa[1][ia]), np.diff(sb[1][ib]))
             self._corr[key] = rho
         return self._corr[key]
+
+    @staticmethod
+    def _rho(ra: np.ndarray, rb: np.ndarray) -> float | None:
+        if ra.std() > 0 and rb.std() > 0:
+            return float(np.corrcoef(ra, rb)[0, 1])
+        return None
+
+    def _on_calendar(self, asset: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The asset's (present days, log prices) over the window's calendar, or
+        ``None`` when its days repeat (the intersection then decides which row)."""
+        if asset not in self._dense:
+            days, logp = self._series[asset]
+            offset = days - self._base
+            dense = None
+            if offset.size and bool(np.all(np.diff(offset) > 0)) and offset[0] >= 0:
+                size = WINDOW_DAYS + 2
+                if int(offset[-1]) < size:
+                    present = np.zeros(size, dtype=bool)
+                    present[offset] = True
+                    values = np.zeros(size)
+                    values[offset] = logp
+                    dense = (present, values)
+            self._dense[asset] = dense
+        return self._dense[asset]
 
 
 def _asset_of(t: PairToken, by_symbol: Mapping[str, Asset]) -> tuple[str | None, str]:
