@@ -24,6 +24,7 @@ from realyield.cli import (
     guard,
     indices,
     ledger,
+    mcp,
     monitor,
     plan,
     portfolio,
@@ -55,6 +56,7 @@ app.command("backtest")(backtest.backtest)
 app.command("sweep")(scaleout.sweep)
 app.command("plan-batch")(scaleout.plan_batch)
 app.command("serve")(serve.serve)
+app.command("mcp")(mcp.mcp)
 app.add_typer(serve.key_app, name="api-key")
 app.add_typer(ledger.ledger_app, name="ledger")
 app.command("portfolio")(portfolio.portfolio)
