@@ -216,6 +216,12 @@ def test_correlation_on_gapped_and_repeated_days_matches_the_intersection() -> N
     assert returns._on_calendar("gamma") is None  # repeated day: the intersection path
     for a, b in (("alpha", "beta"), ("beta", "gamma"), ("alpha", "gamma")):
         assert returns.correlation(a, b) == reference(a, b)
+    # the correlation itself: NumPy's corrcoef to the bit, None for a flat series
+    for k in range(200):
+        ra = rng.normal(0, 0.05, 61 + k)
+        rb = [rng.uniform(-1, 1) * ra + rng.normal(0, 0.02, ra.size), -ra, 3 * ra][k % 3]
+        assert _Returns._rho(ra, rb) == float(np.corrcoef(ra, rb)[0, 1])
+    assert _Returns._rho(ra, np.full(ra.size, 0.01)) is None
 
 
 def test_live_pools_schema_reaches_the_signals() -> None:

@@ -125,9 +125,22 @@ class _Returns:
 
     @staticmethod
     def _rho(ra: np.ndarray, rb: np.ndarray) -> float | None:
-        if ra.std() > 0 and rb.std() > 0:
-            return float(np.corrcoef(ra, rb)[0, 1])
-        return None
+        """``np.corrcoef(ra, rb)[0, 1]``, or ``None`` when either is flat (zero
+        standard deviation). The same operations as NumPy's ``cov`` and ``corrcoef``
+        (row means, centred rows, one matrix product scaled by ``1 / (n - 1)``, the
+        off-diagonal divided by each standard deviation in turn, clipped to [-1, 1]),
+        so the same bits, without their checks and copies: a replay asks a thousand
+        times."""
+        x = np.empty((2, ra.size))
+        x[0], x[1] = ra, rb
+        x -= x.mean(axis=1)[:, None]
+        # a flat series: every deviation from its mean is zero (np.std would be 0)
+        if not (x * x).any(axis=1).all():
+            return None
+        c = np.dot(x, x.T)
+        c *= np.true_divide(1, ra.size - 1)
+        sd = np.sqrt(np.diag(c))
+        return min(max(float(c[0, 1] / sd[0] / sd[1]), -1.0), 1.0)
 
     def _on_calendar(self, asset: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The asset's (present days, log prices) over the window's calendar, or
