@@ -198,13 +198,15 @@ def build_portfolio(
     targets: Mapping[str, float] | None = None,
     fiat: str = "USD",
 ) -> Portfolio:
-    """The portfolio at ``as_of`` (default now) with weights against ``targets``
+    """The portfolio from the events before ``as_of`` (default: all, valued now) with
+    weights against ``targets``
     (symbol -> fraction; symbols not held show a target with zero weight)."""
     when = as_of or clock.now()
     year = when.year
-    events = ledger.load_events(engine, end=when)
+    end = as_of  # None: every event, including one written this very instant
+    events = ledger.load_events(engine, end=end)
     match = transfers.match_transfers(events)
-    moves = transfers.apply(ledger.iter_movements(engine, end=when), match)
+    moves = transfers.apply(ledger.iter_movements(engine, end=end), match)
     run = replay(moves, ledger.chosen_methods(engine), years=[year])
     accounts = _accounts(events)
     ids, book = AssetIds.from_store(engine), PriceBook.from_store(engine)
