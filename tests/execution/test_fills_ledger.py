@@ -56,3 +56,21 @@ def test_writing_a_fill_twice_stores_it_once(engine: Engine) -> None:
         assert record(conn, event) == 0  # the broker already wrote it
         assert record(conn, None) == 0
     assert len([e for e in ledger.load_events(engine) if e.kind == "trade"]) == 1
+
+
+def test_a_plan_says_why_holdings_stay_untouched() -> None:
+    from realyield.exchange.orders import Balances
+    from realyield.execution.orders import plan_orders
+
+    held = {"USDT": D(1000), "BNB": D("0.5")}
+    plan = plan_orders(
+        {"BTC": 0.5}, Balances(held, held), PRICES, paper_markets(["BTC"]), quote="USDT",
+        run_id="t",
+    )  # fmt: skip
+    assert plan.untouched == {"BNB": D("0.5")}
+    assert plan.portfolio_value == D(1000)  # BNB is not counted: the reason says so
+    reason = plan.as_dict()["untouched_reason"]
+    assert "BNB: not in the targets" in reason and "--target BNB=0 sells it" in reason
+    nothing = plan_orders({"BTC": 0.5}, Balances({"USDT": D(1000)}, {"USDT": D(1000)}), PRICES,
+                          paper_markets(["BTC"]), quote="USDT", run_id="u")  # fmt: skip
+    assert nothing.untouched_reason is None

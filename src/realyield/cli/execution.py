@@ -82,6 +82,7 @@ def _print(result: RebalanceResult) -> None:
             "untouched: " + ", ".join(f"{v} {k}" for k, v in plan.untouched.items()),
             highlight=False,
         )
+        console.print(f"[dim]{plan.untouched_reason}[/]", highlight=False)
     for fill in result.fills:
         console.print(
             f"{fill.status}: {fill.side} {fill.filled}/{fill.amount} {fill.symbol} at "

@@ -94,6 +94,19 @@ class OrderPlan:
     weights_target: dict[str, Decimal] = field(default_factory=dict)
 
     @property
+    def untouched_reason(self) -> str | None:
+        """Why holdings stay as they are, and how to bring them in (None: none do)."""
+        if not self.untouched:
+            return None
+        names = ", ".join(sorted(self.untouched))
+        first = sorted(self.untouched)[0]
+        return (
+            f"{names}: not in the targets, so outside this rebalance and not counted in its "
+            f"portfolio value; to include them give each a target weight (--target "
+            f"{first}=0 sells it, --target {first}=20% holds it at a fifth)"
+        )
+
+    @property
     def sells(self) -> list[PlannedOrder]:
         return [o for o in self.orders if o.request.side == "sell"]
 
@@ -114,6 +127,7 @@ class OrderPlan:
             "orders": [o.as_dict() for o in self.orders],
             "skipped": [s.as_dict() for s in self.skipped],
             "untouched": {k: str(v) for k, v in self.untouched.items()},
+            "untouched_reason": self.untouched_reason,
             "weights_before_pct": pct(self.weights_before),
             "weights_target_pct": pct(self.weights_target),
         }
