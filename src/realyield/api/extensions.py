@@ -24,7 +24,7 @@ from realyield.api.analysis_jobs import BACKTEST, PLAN
 from realyield.api.jobs import JobKind
 from realyield.api.monitor_jobs import REBALANCE_PLAN, REVIEW
 from realyield.api.replay_job import INDEX_LEVELS
-from realyield.api.routers import alerts, indices, jobs, ledger, meta, opportunities
+from realyield.api.routers import alerts, indices, jobs, ledger, meta, opportunities, stream
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     indices.router,
     alerts.router,
     ledger.router,
+    stream.router,
     jobs.router,
 )
 

@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine, delete, select, update
 
-from realyield.core import clock
+from realyield.core import clock, events
 from realyield.core.errors import LimitError, NotFoundError, RealyieldError
 from realyield.store import schema
 
@@ -59,6 +59,12 @@ class JobContext:
     def cancelled(self) -> bool:
         """True once the job was cancelled or ran out of time: stop and return."""
         return self._cancel.is_set() or time.monotonic() > self.deadline
+
+    def progress(self, done: int, total: int, note: str = "") -> None:
+        """Tell the live streams how far the job is (``done`` of ``total`` steps)."""
+        events.publish(
+            "job", job_id=self.job_id, status="running", done=done, total=total, note=note
+        )
 
 
 JobFunction = Callable[[JobContext, Any], BaseModel]
@@ -229,6 +235,7 @@ class JobRunner:
                     params=json.dumps(payload),
                 )
             )
+        events.publish("job", job_id=job_id, job_kind=kind, status="queued")
         self._executor.submit(self._run, job_id, kind, params, key_id)
         return JobRecord(job_id, kind, key_id, "queued", submitted, None, None, payload, None, None)
 
@@ -296,6 +303,7 @@ class JobRunner:
                 ).rowcount
             if not started:
                 return
+            events.publish("job", job_id=job_id, job_kind=kind_name, status="running")
             try:
                 result = kind.run(ctx, params).model_dump(mode="json")
             except RealyieldError as exc:
@@ -328,7 +336,7 @@ class JobRunner:
         """Record a final status unless the job already has one (first writer wins)."""
         t = schema.api_jobs
         with self.engine.begin() as conn:
-            conn.execute(
+            finished = conn.execute(
                 update(t)
                 .where((t.c.job_id == job_id) & t.c.status.in_(("queued", "running")))
                 .values(
@@ -337,7 +345,11 @@ class JobRunner:
                     result=result,
                     error=error,
                 )
-            )
+            ).rowcount
+        if finished:  # id, kind and status only: the result and error are the key's
+            with self.engine.connect() as conn:
+                kind = conn.execute(select(t.c.kind).where(t.c.job_id == job_id)).scalar()
+            events.publish("job", job_id=job_id, job_kind=kind, status=status)
         if status in FINAL:
             with self._lock:
                 entry = self._active.get(job_id)

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from realyield.core import clock
+from realyield.core import clock, events
 from realyield.core.errors import ConfigError
 from realyield.monitor.rules import Finding, severity_rank
 from realyield.store import schema
@@ -246,6 +246,9 @@ def record_findings(
                     .values(_values(change.alert, now))
                 )
             changes.append(change)
+    for change in changes:  # after the commit: a streamed alert is a stored alert
+        if change.kind in ("opened", "escalated"):
+            events.publish("alert", change=change.kind, **change.alert.as_dict())
     return changes
 
 

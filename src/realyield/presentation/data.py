@@ -27,6 +27,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from realyield.backtest.service import index_history
+from realyield.core import events
 from realyield.core.errors import InsufficientDataError, NotFoundError, RealyieldError
 from realyield.indices.composition import IndexComposition
 from realyield.indices.levels import LevelHistory
@@ -255,6 +256,7 @@ class DataService:
                 snap = build_snapshot(self.engine, version, home=self.home)
                 self._snapshot = snap
                 self.last_error = None
+                events.publish("data", version=version)  # the data and indices served
             except RealyieldError as exc:  # keep serving the previous data, say why
                 self._failed = (version, time.monotonic())
                 self.last_error = str(exc)

@@ -9,7 +9,8 @@ For every request, in this order:
    that rebinds its own DNS name to 127.0.0.1 reaches the socket, but never a route.
 2. **Malformed headers.** Credentials, ``Host`` and ``Origin`` must be printable ASCII
    (400 otherwise, naming the header), and may be sent once.
-3. **Origin.** A state-changing request (POST, PUT, PATCH, DELETE) that carries an
+3. **Origin.** A state-changing request (POST, PUT, PATCH, DELETE) or a WebSocket
+   handshake (``/v1/ws``: browsers open those cross-origin without CORS) that carries an
    ``Origin`` (every browser sends one) must come from this server's own origin (the
    authority of ``Origin`` equals ``Host``) or from ``api_cors_origins``; otherwise 403.
    A request with no ``Origin`` is not from a browser page and still needs its API key.
@@ -244,7 +245,8 @@ class RequestGuard:
                 f"this server does not answer for Host {shown!r}: add the name to "
                 "api_trusted_hosts (REALYIELD_API_TRUSTED_HOSTS) if clients really use it",
             )
-        if scope.get("method", "GET") in _STATE_CHANGING:
+        # a WebSocket handshake is a GET that browsers send cross-origin without CORS
+        if scope["type"] == "websocket" or scope.get("method", "GET") in _STATE_CHANGING:
             origin = headers.get(b"origin", [None])[0]
             if origin is not None and not self._origin_ok(origin, host_header):
                 return _problem(
