@@ -74,3 +74,27 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_package_declares_all_of_names_that_exist() -> None:
+    """Each package's ``__all__`` names its own attributes or submodules (checked
+    without importing the submodules, some of which load heavy libraries)."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    root = Path(ry.__file__).parent
+    packages = ["realyield"] + [
+        m.name
+        for m in pkgutil.walk_packages([str(root)], prefix="realyield.")
+        if m.ispkg and ".data." not in m.name and m.name != "realyield.store.migrations"
+    ]
+    assert "realyield.scoring" in packages and "realyield.agents" in packages
+    for name in packages:
+        package = importlib.import_module(name)
+        names = getattr(package, "__all__", None)
+        assert names, f"{name} declares no __all__"
+        for item in names:
+            assert hasattr(package, item) or importlib.util.find_spec(f"{name}.{item}"), (
+                f"{name}.__all__ names {item!r}, which does not exist"
+            )

@@ -7,3 +7,16 @@ execute) or ``rebalance.plan_rebalance`` + ``rebalance.execute_plan`` when a per
 confirms the plan in between; ``targets.index_targets`` / ``parse_targets``;
 ``journal.orders(engine, broker=...)`` for the order history. Results have ``as_dict()``.
 """
+
+# the submodules (``from realyield.execution import *`` imports them)
+__all__ = [
+    "broker",
+    "brokers",
+    "fills",
+    "journal",
+    "live",
+    "orders",
+    "paper",
+    "rebalance",
+    "targets",
+]

@@ -13,3 +13,19 @@ Entry points (what the CLI calls; an API route is one call each):
 
 Every result has ``as_dict()`` for JSON.
 """
+
+# the submodules (``from realyield.monitor import *`` imports them)
+__all__ = [
+    "alerts",
+    "config",
+    "delivery",
+    "market_rules",
+    "notify",
+    "replay",
+    "review",
+    "review_report",
+    "rules",
+    "scheduler",
+    "service",
+    "yield_rules",
+]

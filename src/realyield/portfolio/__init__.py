@@ -7,3 +7,20 @@ module per file format), ``backup`` (portable ledger backups), ``projection``
 (expected income of a portfolio on the indices) and ``service`` (the functions the
 CLI and the API call).
 """
+
+# the submodules (``from realyield.portfolio import *`` imports them)
+__all__ = [
+    "backup",
+    "events",
+    "exports",
+    "holdings",
+    "imports",
+    "ledger",
+    "lots",
+    "pricing",
+    "projection",
+    "reports",
+    "runs",
+    "service",
+    "transfers",
+]

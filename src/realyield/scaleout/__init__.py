@@ -7,3 +7,15 @@ income plan per client row, on ``plan_batch.stored_basis``), and
 ``executors.make_executor``. This stage sits after backtest and planning in the flow:
 it imports them and nothing imports it but the interfaces.
 """
+
+# the submodules (``from realyield.scaleout import *`` imports them)
+__all__ = [
+    "dask_executor",
+    "executors",
+    "plan_batch",
+    "seeds",
+    "sweep",
+    "sweep_report",
+    "sweep_spec",
+    "tables",
+]

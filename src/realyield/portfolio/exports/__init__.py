@@ -4,3 +4,10 @@ Event exports (``generic``, ``koinly``, ``cointracker``) take events; report exp
 (``form8949``, ``income``, ``html``) take the tax-year reports. ``service.export``
 picks the right inputs for a format name.
 """
+
+# the submodules (``from realyield.portfolio.exports import *`` imports them)
+__all__ = [
+    "csvtext",
+    "events",
+    "tax",
+]
