@@ -103,3 +103,46 @@ def test_review_takes_earned_income_from_the_ledger(engine: Engine, tmp_path: Pa
     assert out["earned_basis"] == "ledger"
     earned = {h["id"]: h["earned_usd"] for h in out["holdings"]}
     assert earned == {"a": 121.5, "b": 0.0}  # 3 x 40.5 in the quarter; April's is not
+
+
+def test_monitor_and_review_watch_what_the_ledger_holds(engine: Engine, tmp_path: Path) -> None:
+    """Without [holdings] in monitor.toml the review reviews the ledger's positions: 5,000
+    USDC deposited into opportunity ``a`` and 0.5 USDC of interest from it (a dollar with
+    no stored price: valued at par) make a 5,000.5 holding of ``a``."""
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from realyield.portfolio import ledger
+    from realyield.portfolio.events import LedgerEvent
+    from realyield.portfolio.holdings import opportunity_values
+
+    fill_review(engine)
+    ledger.add_events(
+        engine,
+        [
+            LedgerEvent(kind="deposit", time=datetime(2024, 1, 2, tzinfo=UTC), asset="USDC",
+                        amount=Decimal(5000), key="d", value=Decimal(5000), opportunity="a"),
+            LedgerEvent(kind="lending_interest", time=datetime(2024, 2, 2, tzinfo=UTC),
+                        asset="USDC", amount=Decimal("0.5"), key="i", value=Decimal("0.5"),
+                        opportunity="a"),
+            LedgerEvent(kind="deposit", time=datetime(2024, 1, 2, tzinfo=UTC), asset="USDT",
+                        amount=Decimal(100), key="cash", value=Decimal(100)),
+        ],
+    )  # fmt: skip
+    with clock.freeze(REVIEW_NOW):
+        assert opportunity_values(engine) == {"a": 5000.5}  # USDT is tied to nothing
+        config = tmp_path / "monitor.toml"
+        config.write_text("[rules]\n")
+        result = runner.invoke(
+            app, ["review", "--quarter", "2024Q1", "--config", str(config), "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert [(h["id"], h["value_usd"]) for h in out["holdings"]] == [("a", 5000.5)]
+        config.write_text("[holdings]\na = 7000\nb = 1000\n")  # the TOML overrides
+        result = runner.invoke(
+            app, ["review", "--quarter", "2024Q1", "--config", str(config), "--json"]
+        )
+        out = json.loads(result.stdout)
+        assert {h["id"]: h["value_usd"] for h in out["holdings"]} == {"a": 7000.0, "b": 1000.0}

@@ -87,11 +87,23 @@ def _print_replay(result: ReplayResult) -> None:
         console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
 
 
-def _config(path: Path | None, home: Path) -> MonitorConfig:
+def _config(path: Path | None, home: Path, engine: Engine | None = None) -> MonitorConfig:
+    """monitor.toml, its [holdings] completed by what the ledger holds (``engine``):
+    the TOML's amounts override the ledger's for the ids it names."""
     try:
-        return load_config(path, home=home)
+        config = load_config(path, home=home)
     except ConfigError as exc:
         raise fail(exc) from exc
+    if engine is None:
+        return config
+    from dataclasses import replace as _replace
+
+    from realyield.portfolio.holdings import opportunity_values
+
+    held = opportunity_values(engine)
+    if not held:
+        return config
+    return _replace(config, holdings_usd={**held, **dict(config.holdings_usd)})
 
 
 def monitor(
@@ -115,7 +127,7 @@ def monitor(
     )
     install_log_redaction()  # after basicConfig: the filter goes on its handler too
     with session() as (settings, engine):
-        config = _config(config_path, settings.home)
+        config = _config(config_path, settings.home, engine)
         if refresh:
             from dataclasses import replace
 
@@ -211,7 +223,7 @@ def review(
 ) -> None:
     """Quarterly review: yield earned vs expected, score changes, alerts, rebalance, plan."""
     with session() as (settings, engine):
-        config = _config(config_path, settings.home)
+        config = _config(config_path, settings.home, engine)
         holdings, targets = dict(config.holdings_usd), dict(config.targets)
         labels: dict[str, str] = {}
         if index is not None:

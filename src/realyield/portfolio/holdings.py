@@ -263,6 +263,24 @@ def income_by_opportunity(engine: Engine, start: datetime, end: datetime) -> dic
     return dict(out)
 
 
+def opportunity_values(engine: Engine) -> dict[str, float]:
+    """USD value held per opportunity: each priced holding is attributed to the
+    opportunity of the newest ledger event on that asset that names one (a stake, a
+    reward, a deposit into it). Assets never tied to an opportunity are not yield
+    positions and are left out."""
+    events = ledger.load_events(engine)
+    where: dict[str, str] = {}
+    for e in events:  # time order: the newest wins
+        if e.opportunity:
+            where[e.asset.upper()] = e.opportunity
+    out: dict[str, float] = defaultdict(float)
+    for h in build_portfolio(engine).holdings:
+        opp = where.get(h.asset.upper())
+        if opp is not None and h.value_usd is not None and h.value_usd > 0:
+            out[opp] += float(h.value_usd)
+    return dict(out)
+
+
 def with_targets(folio: Portfolio, targets: Mapping[str, float]) -> Portfolio:
     """Weights of the priced holdings and their targets (symbols upper-cased)."""
     total = folio.total_value_usd
@@ -285,5 +303,6 @@ __all__ = [
     "account_kind",
     "build_portfolio",
     "income_by_opportunity",
+    "opportunity_values",
     "signed_moves",
 ]
