@@ -195,7 +195,7 @@ def test_fewer_than_seven_observations_give_no_forecast_and_say_why(model: Forec
     later = by_id["later"]  # only observed after as_of
     assert later["n_obs"] == 0 and later["reason"] == "fewer than 7 daily observations (0)"
     grown = by_id["grown"]
-    assert grown["reason"] is None and grown["n_obs"] == 20
+    assert grown["reason"] == "history features (20 observations)" and grown["n_obs"] == 20
     assert grown["forecast_apy_30d"] >= 0 and 0 <= grown["p_down"] <= 1
     assert grown["p_stable"] == pytest.approx(1 - grown["p_down"])
     assert grown["confidence"] in ("low", "medium", "high")

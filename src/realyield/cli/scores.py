@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
@@ -21,6 +21,9 @@ from realyield.scoring.screener import ScreenerQuery, apply_screener, screener_r
 from realyield.scoring.service import score_stored
 from realyield.universe import build
 from realyield.universe.repository import UniverseQuery, stored_sources
+
+if TYPE_CHECKING:
+    from realyield.scoring.forecast.compare import Comparison
 
 model_app = typer.Typer(help="Train and evaluate the forward-yield forecast.", no_args_is_help=True)
 SORTS = tuple(SCREENER_SORTS)
@@ -273,6 +276,10 @@ def model_train(
         ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Random seed (same data + seed = same model).")] = 0,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Train only on history up to this YYYY-MM-DD (no label past it)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train the forecast walk-forward-evaluated, and save it as the model to use."""
@@ -287,7 +294,9 @@ def model_train(
             history, attrs = stored_training_data(engine, include_snapshot=include_snapshot)
             sources = sorted(history["source"].unique().to_list())
         with console.status("training and evaluating walk-forward..."):
-            model = forecast.train_model(history, attrs, sources=sources, seed=seed)
+            model = forecast.train_model(
+                history, attrs, sources=sources, seed=seed, until=_day(until, "--until")
+            )
         path = forecast.save_model(model, user_model_path(settings.home))
     if as_json:
         emit_json({"path": str(path), **model.metadata()})
@@ -344,6 +353,96 @@ def model_evaluate(
         "[dim]MAE in APY percentage points; naive = today's APY persists; 30d = "
         "the 30-day mean; skill = 1 - MAE model / MAE naive.[/]"
     )
+
+
+def _day(text: str | None, option: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError as exc:
+        raise fail(ConfigError(f"{option} {text!r} is not a YYYY-MM-DD date")) from exc
+
+
+@model_app.command("compare")
+def model_compare(
+    dump: Annotated[
+        Path, typer.Option("--defillama", help="DeFiLlama /pools dump (CSV or JSON) of the day.")
+    ],
+    history_files: Annotated[
+        list[Path], typer.Option("--history", help="Realised APY history file(s) (repeatable).")
+    ],
+    as_of: Annotated[str, typer.Option(help="The dump's day (YYYY-MM-DD).")],
+    apy_unit: ApyUnitOpt = "percent",
+    kind: SeriesKindOpt = "liquidity",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrain up to --as-of and score realyield against DeFiLlama's own predictions."""
+    from realyield.scoring.features.records import record_frame
+    from realyield.scoring.forecast.compare import compare_with_defillama
+    from realyield.scoring.forecast.model import SHIPPED_PARAMS
+    from realyield.sources.files import import_pools
+
+    day = _day(as_of, "--as-of")
+    assert day is not None
+    try:
+        opps, _report = import_pools(dump)
+        history, attrs = _history_from_files(history_files, apy_unit, kind)
+        with console.status("training up to the date and comparing..."):
+            result = compare_with_defillama(
+                record_frame(opps), history, attrs, as_of=day, params=SHIPPED_PARAMS, seed=seed
+            )
+    except (DataError, ConfigError) as exc:
+        raise fail(exc) from exc
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    _print_comparison(result)
+
+
+def _print_comparison(result: Comparison) -> None:
+    table = Table(box=SIMPLE_HEAD, title=f"P(down) as of {result.as_of}, n={result.n} pools")
+    for name in ("predictor", "accuracy", "AUC", "Brier", "MAE 30d median", "median error"):
+        table.add_column(name, justify="left" if name == "predictor" else "right")
+
+    def num(value: float | None, digits: int = 3) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    for label, card in (
+        ("realyield", result.realyield),
+        ("DeFiLlama", result.defillama),
+        ("naive: always Stable/Up, APY persists", result.naive),
+        ("APY vs its 30-day mean", result.mean_30d),
+    ):
+        table.add_row(
+            label,
+            num(card.accuracy),
+            num(card.auc),
+            num(card.brier),
+            num(card.mae, 1),
+            num(card.median_error, 1),
+        )
+    console.print(table)
+    console.print(
+        f"down rate {result.down_rate:.3f}; model trained on labels up to "
+        f"{result.model_trained_until}; {result.n_dump} pools in the dump",
+        highlight=False,
+    )
+    calib = Table(box=SIMPLE_HEAD, title="calibration of P(down) (rows: predicted bin)")
+    for name in ("bin", "ours n", "predicted", "observed", "DeFiLlama n", "predicted", "observed"):
+        calib.add_column(name, justify="right")
+    pairs = zip(result.realyield.calibration, result.defillama.calibration, strict=True)
+    for ours, theirs in pairs:
+        if ours.n or theirs.n:
+            calib.add_row(
+                f"{ours.lower:.1f}-{ours.upper:.1f}",
+                str(ours.n),
+                num(ours.mean_predicted, 2),
+                num(ours.observed_rate, 2),
+                str(theirs.n),
+                num(theirs.mean_predicted, 2),
+                num(theirs.observed_rate, 2),
+            )
+    console.print(calib)
 
 
 __all__ = ["explain", "model_app", "screen"]

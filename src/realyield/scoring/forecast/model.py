@@ -117,6 +117,11 @@ class ForecastModel:
     n_train_ids: int
     horizon_days: int = HORIZON_DAYS
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: The head on the features a ``/pools`` record carries (``features.RECORD_FEATURES``),
+    #: for pools without enough stored history; absent in models saved before it existed.
+    record_regressor: HistGradientBoostingRegressor | None = None
+    record_classifier: HistGradientBoostingClassifier | None = None
+    record_feature_columns: tuple[str, ...] = ()
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the estimators, as JSON-compatible data."""
@@ -138,4 +143,16 @@ class ForecastModel:
             "horizon_days": self.horizon_days,
             "min_observations": MIN_OBSERVATIONS,
             "metrics": self.metrics,
+            "record_feature_columns": list(self.record_feature_columns),
         }
+
+
+#: The recipe the packaged model is trained with (``tools/train_forecast.py``), also used
+#: by ``model compare``; chosen on walk-forward folds (docs/forecast.md).
+SHIPPED_PARAMS: Final = ForecastParams(
+    max_iter=300,
+    max_leaf_nodes=31,
+    min_samples_leaf=100,
+    classifier_max_iter=200,
+    classifier_min_samples_leaf=100,
+)

@@ -54,6 +54,8 @@ def save_model(model: ForecastModel, path: Path) -> Path:
         "metadata": model.metadata(),
         "regressor": model.regressor,
         "classifier": model.classifier,
+        "record_regressor": model.record_regressor,
+        "record_classifier": model.record_classifier,
     }
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -134,6 +136,12 @@ def _model_from_payload(target: Path, payload: Any) -> ForecastModel:
         raise bad("estimators missing")
     if not isinstance(meta, dict):
         raise bad("metadata missing")
+    record_regressor = payload.get("record_regressor")
+    record_classifier = payload.get("record_classifier")
+    if not isinstance(record_regressor, HistGradientBoostingRegressor) or not isinstance(
+        record_classifier, HistGradientBoostingClassifier
+    ):
+        record_regressor = record_classifier = None  # a model without a record head
     try:
         features = tuple(str(c) for c in meta["feature_columns"])
         unknown = [c for c in features if c not in FEATURE_COLUMNS]
@@ -156,6 +164,11 @@ def _model_from_payload(target: Path, payload: Any) -> ForecastModel:
             n_train_ids=int(meta["n_train_ids"]),
             horizon_days=int(meta.get("horizon_days", HORIZON_DAYS)),
             metrics=dict(meta.get("metrics") or {}),
+            record_regressor=record_regressor,
+            record_classifier=record_classifier,
+            record_feature_columns=tuple(
+                str(c) for c in (meta.get("record_feature_columns") or ()) if record_regressor
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
         raise bad(f"bad metadata: {exc}") from exc

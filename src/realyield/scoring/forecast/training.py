@@ -8,6 +8,7 @@ Raises:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -15,7 +16,9 @@ import polars as pl
 import sklearn
 
 from realyield.core import clock
-from realyield.scoring.features import HORIZON_DAYS, build_features
+from realyield.core.errors import InsufficientDataError
+from realyield.scoring.features import FEATURE_COLUMNS, HORIZON_DAYS, build_features
+from realyield.scoring.features.records import RECORD_FEATURES
 
 # Called as ``estimators._fit`` / ``estimators._predict_arrays`` (module-qualified) so a
 # test can replace them on ``realyield.scoring.forecast.estimators``.
@@ -34,17 +37,25 @@ def train_model(
     params: ForecastParams | None = None,
     evaluate: bool = True,
     n_folds: int = 5,
+    until: date | None = None,
 ) -> ForecastModel:
     """Train the forecast on every labelled row (seeded: same data and seed, same model).
 
     With ``evaluate`` (the default) the walk-forward evaluation of the same recipe runs
-    first and its results travel with the model as ``metrics``.
+    first and its results travel with the model as ``metrics``. With ``until`` only the
+    history dated on or before it is read, so no label window reaches past ``until``
+    (a target needs its whole 30-day window inside the history). A second head learns
+    from only ``features.RECORD_FEATURES``, for pools known by a ``/pools`` record alone.
 
     Raises:
         DataError: malformed history or attributes.
         InsufficientDataError: too few labelled rows or a single class of ``down``.
     """
     params = params or ForecastParams()
+    if until is not None:
+        history = history.filter(pl.col("date").cast(pl.Date) <= until)
+        if history.is_empty():
+            raise InsufficientDataError(f"no history dated on or before {until} to train on")
     features = build_features(history, attrs)
     metrics: dict[str, Any] = {}
     if evaluate:
@@ -59,6 +70,14 @@ def train_model(
         metrics = evaluation.as_dict()
     labelled = _labelled(features)
     fitted = estimators._fit(labelled, params, seed)
+    # the record head: the same recipe on only what a /pools record carries
+    record_params = replace(
+        params,
+        exclude_features=tuple(
+            c for c in FEATURE_COLUMNS if c not in RECORD_FEATURES or c in params.exclude_features
+        ),
+    )
+    record = estimators._fit(labelled, record_params, seed)
     trained_at = clock.now()
     first, last = labelled["date"].min(), labelled["date"].max()
     assert isinstance(first, date) and isinstance(last, date)
@@ -79,4 +98,7 @@ def train_model(
         n_train_ids=labelled["id"].n_unique(),
         horizon_days=HORIZON_DAYS,
         metrics=metrics,
+        record_regressor=record.regressor,
+        record_classifier=record.classifier,
+        record_feature_columns=record.feature_columns,
     )
