@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from realyield.cli import app
+from realyield.cli.plan import _portfolio_capital
 from realyield.core import clock
 from realyield.universe import build
 
@@ -83,6 +84,9 @@ def test_plan_to_trades_to_ledger_to_portfolio_review_and_tax(
         fees = sum(D(f["fee"]) for f in fills)
         assert D(10_000) - fees - D(40) < D(str(folio["total_value_usd"])) < D(10_000) + D(60)
 
+        # plan --from-portfolio starts from this value (the helper the option calls).
+        assert _portfolio_capital(None) == f"{D(str(folio['total_value_usd'])):.2f}"
+
         config = tmp_path / "monitor.toml"
         config.write_text('[holdings]\n"lido-steth" = 3000\n')
         review = cli_json("review", "--quarter", "2026Q4", "--config", str(config))
@@ -98,3 +102,10 @@ def test_plan_to_trades_to_ledger_to_portfolio_review_and_tax(
     received = {(r["Received Currency"], D(r["Received Amount"])) for r in buys}
     assert received == {(base, D(f["filled"])) for base, f in bought.items()}
     assert all(r["TxHash"] == "" for r in koinly)  # paper fills have no chain hash
+
+
+def test_plan_from_portfolio_needs_a_priced_ledger_and_no_capital(engine: Engine) -> None:
+    empty = runner.invoke(app, ["plan", "--from-portfolio", "--income", "30/month"])
+    assert empty.exit_code == 2 and "the ledger holds nothing priced" in empty.output
+    both = runner.invoke(app, ["plan", "--from-portfolio", "--capital", "5000"])
+    assert both.exit_code == 2 and "drop --capital" in both.output

@@ -57,6 +57,10 @@ def plan(
         str | None,
         typer.Option(help="Plan on the indices as of this date, with what was known then."),
     ] = None,
+    from_portfolio: Annotated[
+        bool,
+        typer.Option("--from-portfolio", help="Capital = what the ledger holds, at stored prices."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Plan an income goal: required yield, verdict, allocation, Monte Carlo, cash flow."""
@@ -64,6 +68,8 @@ def plan(
         day = date.fromisoformat(as_of) if as_of else None
     except ValueError as exc:
         raise fail(ConfigError(f"--as-of {as_of!r} is not a YYYY-MM-DD date")) from exc
+    if from_portfolio:
+        capital = _portfolio_capital(capital)
     try:
         opts = request_options(
             capital=capital,
@@ -108,6 +114,26 @@ def plan(
             console.print(f"  {escape(line)}", highlight=False)
     if written is not None:
         err.print(f"report written to {written} (with plotly.min.js beside it)")
+
+
+def _portfolio_capital(capital: str | None) -> str:
+    """The value of the ledger's holdings as the plan's capital (``--from-portfolio``)."""
+    from realyield.portfolio.holdings import build_portfolio
+
+    if capital is not None:
+        raise fail(
+            ConfigError("--from-portfolio takes the capital from the ledger: drop --capital")
+        )
+    with session() as (_, engine):
+        total = build_portfolio(engine).total_value_usd
+    if not total > 0:
+        raise fail(
+            ConfigError(
+                "--from-portfolio: the ledger holds nothing priced; import your history "
+                "(realyield ledger import) or give --capital"
+            )
+        )
+    return f"{total:.2f}"
 
 
 class _null:
