@@ -115,31 +115,28 @@ class HistoryStatsIndex:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # x / 0: inf
             change = self._tvl[np.maximum(now_at, 0)] / self._tvl[np.maximum(then_at, 0)] - 1.0
         first = r.day[start]
+        # built column by column (no query: a replay asks once per rebalance date, and
+        # each query waits for Polars' thread pool)
         return pl.DataFrame(
-            {
-                "id": [r.keys[i] for i in ids],
-                "n_obs": n.astype(np.uint32),
-                "first_date": first.astype(np.int32),
-                "last_date": last.astype(np.int32),
-                "mu": mu,
-                "sigma": sigma,
-                "mean_30d": mean_30,
-                "std_30d": std_30,
-                "tvl_change_30d": change,
-                "_one": n == 1,
-                "_one_30d": w_n == 1,
-                "_tvl": have,
-            }
-        ).select(
-            "id",
-            "n_obs",
-            pl.col("first_date", "last_date").cast(pl.Date),
-            "mu",
-            pl.when(~pl.col("_one")).then(pl.col("sigma")).alias("sigma"),
-            "mean_30d",
-            pl.when(~pl.col("_one_30d")).then(pl.col("std_30d")).alias("std_30d"),
-            pl.when(pl.col("_tvl")).then(pl.col("tvl_change_30d")).alias("tvl_change_30d"),
+            [
+                pl.Series("id", [r.keys[i] for i in ids], dtype=pl.Utf8),
+                pl.Series("n_obs", n.astype(np.uint32)),
+                pl.Series("first_date", first.astype(np.int32)).cast(pl.Date),
+                pl.Series("last_date", last.astype(np.int32)).cast(pl.Date),
+                pl.Series("mu", mu),
+                _null_where("sigma", sigma, n == 1),
+                pl.Series("mean_30d", mean_30),
+                _null_where("std_30d", std_30, w_n == 1),
+                _null_where("tvl_change_30d", change, ~have),
+            ]
         )
+
+
+def _null_where(name: str, values: np.ndarray, null: np.ndarray) -> pl.Series:
+    """``values`` as a Float64 column, null where ``null`` holds (NaN elsewhere stays)."""
+    out = pl.Series(name, values, dtype=pl.Float64)
+    where = np.flatnonzero(null)
+    return out.scatter(where, None) if where.size else out
 
 
 def history_stats(history: pl.DataFrame, *, as_of: date | None = None) -> pl.DataFrame:
