@@ -168,15 +168,27 @@ def test_bus_replay_buffer_is_bounded() -> None:
 def test_mcp_over_streamable_http(server: Server) -> None:
     from mcp.client import Client
 
+    import realyield as ry
+
+    ry.ensure_data(server.engine)
+
     async def main() -> Any:
         async with Client(f"{server.url}/mcp") as client:
             tools = [t.name for t in (await client.list_tools()).tools]
             refused = await client.call_tool("acknowledge_alert", {"alert_id": 1})
-            return tools, refused
+            screen = await client.call_tool("screen", {"kind": "staking"})
+            plan = await client.call_tool(
+                "plan", {"capital": "1000000", "income": "50000", "paths": 300}
+            )
+            return tools, refused, screen, plan
 
-    tools, refused = anyio.run(main)
+    tools, refused, screen, plan = anyio.run(main)
     assert "screen" in tools and "plan" in tools
     assert refused.is_error and "needs an API key" in refused.content[0].text
+    rows = ry.screen(kind="staking", store=server.engine)
+    assert screen.structured_content["rows"] == json.loads(json.dumps(rows)) != []
+    assert plan.structured_content["required_yield"] == pytest.approx(0.05, abs=1e-12)
+    assert plan.structured_content["verdict"] == plan.structured_content["plan"]["verdict"]["level"]
     # the server's guard stands in front of /mcp too
     resp = httpx.post(
         f"{server.url}/mcp",
