@@ -74,3 +74,19 @@ def test_unmatched_and_explicit_transfers() -> None:
     tagged_in = ev("deposit", datetime(2024, 3, 1, tzinfo=UTC), "BTC", "1", "transfer:t1",
                    source="manual", account="cold", seq=22)  # fmt: skip
     assert match_transfers([tagged_out, tagged_in]).pairs == {21: 22}
+
+
+def test_portfolio_values_at_stored_prices_and_says_when_they_are_old(db: Engine) -> None:
+    from datetime import date
+
+    from realyield.core.model import PricePoint
+    from realyield.store import records
+
+    with db.begin() as conn:
+        records.save_prices(conn, "coingecko", [PricePoint("bitcoin", date(2024, 2, 10), 48000.0)])
+    ledger.add_events(db, [BUY, OUT, IN])
+    folio = build_portfolio(db, as_of=datetime(2024, 2, 20, tzinfo=UTC))
+    (btc,) = folio.holdings
+    assert (btc.price_usd, btc.value_usd) == (D("48000.0"), D("48000.0"))
+    assert btc.unrealised == D("31000.0")  # 48,000 - 17,000 kept basis
+    assert any("2024-02-10 (10 days old)" in n for n in folio.notes)

@@ -42,6 +42,8 @@ from realyield.portfolio.lots import ZERO, exact_sum, replay
 from realyield.portfolio.pricing import AssetIds, PriceBook
 
 USD_LIKE: Final = frozenset({"USD", "USDT", "USDC"})
+#: A stored price older than this (3 days) is still used, with a note saying its date.
+STALE_S: Final = 3 * 86400
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,11 @@ def build_portfolio(
         asset_id = known_ids.get(asset) or ids(asset)
         quote = book.quote(asset_id, when) if asset_id else None
         price = quote.price if quote is not None else None
+        if quote is not None and quote.age_s > STALE_S:
+            notes.append(
+                f"{asset} valued at its stored price of {quote.day} "
+                f"({quote.age_s // 86400} days old): refresh prices (realyield data refresh)"
+            )
         if price is None and asset.upper() in USD_LIKE:
             price = Decimal(1)
             notes.append(f"{asset} has no stored price: valued at par with the dollar")
