@@ -81,6 +81,7 @@ def test_plan_to_trades_to_ledger_to_portfolio_review_and_tax(
         assert D(str(held["ETH"]["income_this_year"])) == 30 * REWARD_VALUE
         eth_fill = D(bought["ETH"]["filled"]) if "ETH" in bought else D(0)
         assert D(held["ETH"]["quantity"]) == eth_fill + 30 * REWARD
+        assert held["ETH"]["opportunity"] == "lido-steth"  # where the rewards come from
         fees = sum(D(f["fee"]) for f in fills)
         assert D(10_000) - fees - D(40) < D(str(folio["total_value_usd"])) < D(10_000) + D(60)
 

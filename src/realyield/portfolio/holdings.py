@@ -60,6 +60,8 @@ class Holding:
     accounts: dict[str, Decimal]
     weight: float | None = None
     target_weight: float | None = None
+    #: The opportunity the newest ledger event on this asset names (where it earns).
+    opportunity: str | None = None
 
     @property
     def unrealised(self) -> Decimal | None:
@@ -78,6 +80,7 @@ class Holding:
         return {
             "asset": self.asset,
             "asset_id": self.asset_id,
+            "opportunity": self.opportunity,
             "quantity": dec_text(self.quantity),
             "cost_basis": num(self.cost),
             "price_usd": num(self.price_usd),
@@ -217,6 +220,7 @@ def build_portfolio(
         if line.time.year == year and line.value is not None:
             income[line.asset] += line.value
     known_ids = {e.asset: e.asset_id for e in events if e.asset_id}
+    earning = _opportunities(events)
     notes: list[str] = []
     unpriced: list[str] = []
     holdings: list[Holding] = []
@@ -250,6 +254,7 @@ def build_portfolio(
                 value_usd=None if price is None else quantity * price,
                 income_year=income.get(asset, ZERO),
                 accounts=per_account,
+                opportunity=earning.get(asset.upper()),
             )
         )
     if fiat != "USD":
@@ -275,17 +280,20 @@ def opportunity_values(engine: Engine) -> dict[str, float]:
     opportunity of the newest ledger event on that asset that names one (a stake, a
     reward, a deposit into it). Assets never tied to an opportunity are not yield
     positions and are left out."""
-    events = ledger.load_events(engine)
+    out: dict[str, float] = defaultdict(float)
+    for h in build_portfolio(engine).holdings:
+        if h.opportunity is not None and h.value_usd is not None and h.value_usd > 0:
+            out[h.opportunity] += float(h.value_usd)
+    return dict(out)
+
+
+def _opportunities(events: Iterable[LedgerEvent]) -> dict[str, str]:
+    """Asset (upper case) -> the opportunity of the newest event on it naming one."""
     where: dict[str, str] = {}
     for e in events:  # time order: the newest wins
         if e.opportunity:
             where[e.asset.upper()] = e.opportunity
-    out: dict[str, float] = defaultdict(float)
-    for h in build_portfolio(engine).holdings:
-        opp = where.get(h.asset.upper())
-        if opp is not None and h.value_usd is not None and h.value_usd > 0:
-            out[opp] += float(h.value_usd)
-    return dict(out)
+    return where
 
 
 def with_targets(folio: Portfolio, targets: Mapping[str, float]) -> Portfolio:
