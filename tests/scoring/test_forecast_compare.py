@@ -159,3 +159,29 @@ def test_real_compare_on_the_2025_08_31_dump() -> None:
     assert result.naive.accuracy == pytest.approx(0.668, abs=5e-4)
     assert result.model_trained_until <= date(2025, 8, 1)
     assert result.realyield.auc is not None and result.realyield.auc > 0.6
+
+
+def test_records_alone_without_any_history_get_forecasts(
+    model: ForecastModel, history: pl.DataFrame
+) -> None:
+    empty = pl.DataFrame(schema={"id": pl.Utf8, "date": pl.Date, "apy": pl.Float64})
+    records = _records(history, AS_OF)
+    out = predict(model, empty, None, as_of=AS_OF, records=records)
+    assert out.height == records.height and out["p_down"].null_count() == 0
+    assert out["n_obs"].to_list() == [0] * records.height
+    assert (out["date"] == AS_OF).all()
+
+
+def test_evaluate_warns_when_the_file_overlaps_the_training_window(
+    model: ForecastModel, history: pl.DataFrame
+) -> None:
+    from realyield.scoring.forecast import training_overlap
+
+    warning = training_overlap(model, history, ["s"])
+    inside = history.filter(
+        pl.col("date").is_between(model.train_first_date, model.train_last_date)
+    ).height
+    assert warning is not None and f"{inside:,} of {history.height:,}" in warning
+    assert "trained on s: these rows are in-sample" in warning
+    later = history.filter(pl.col("date") > model.train_last_date)
+    assert training_overlap(model, later, ["s"]) is None

@@ -339,6 +339,10 @@ def model_evaluate(
         else:
             history, attrs = stored_training_data(engine, include_snapshot=True)
         evaluation = forecast.evaluate_model(model, history, attrs)
+        names = [p.name for p in history_files] if history_files else []
+        overlap = forecast.training_overlap(model, history, names)
+        if overlap:
+            err.print(f"[yellow]warning: {overlap}[/]", highlight=False)
     if as_json:
         emit_json({"model": model.metadata(), "evaluation": evaluation.as_dict()})
         return
@@ -379,7 +383,6 @@ def model_compare(
     """Retrain up to --as-of and score realyield against DeFiLlama's own predictions."""
     from realyield.scoring.features.records import record_frame
     from realyield.scoring.forecast.compare import compare_with_defillama
-    from realyield.scoring.forecast.model import SHIPPED_PARAMS
     from realyield.sources.files import import_pools
 
     day = _day(as_of, "--as-of")
@@ -389,7 +392,7 @@ def model_compare(
         history, attrs = _history_from_files(history_files, apy_unit, kind)
         with console.status("training up to the date and comparing..."):
             result = compare_with_defillama(
-                record_frame(opps), history, attrs, as_of=day, params=SHIPPED_PARAMS, seed=seed
+                record_frame(opps), history, attrs, as_of=day, seed=seed
             )
     except (DataError, ConfigError) as exc:
         raise fail(exc) from exc

@@ -66,16 +66,26 @@ def current_model_path(home: Path | None) -> Path | None:
 def forecast_frame(
     opps: list[Opportunity], history: pl.DataFrame, *, as_of: date, home: Path | None = None
 ) -> tuple[pl.DataFrame | None, str | None]:
-    """Forecasts from the user-trained (or packaged) model, or ``None`` and the reason."""
+    """Forecasts from the user-trained (or packaged) model, or ``None`` and the reason.
+
+    Pools without enough stored history are forecast from their own record's fields
+    (``apyPct1D/7D/30D``, ``apyMean30d``, ``mu``, ``count``...) when the model has a
+    record head; each forecast's ``reason`` says which features it used.
+    """
     from realyield.scoring import forecast
+    from realyield.scoring.features.records import record_frame
 
     try:
         model = forecast.load_model(current_model_path(home))
     except DataError as exc:
         return None, str(exc)
-    if history.is_empty():
+    if history.is_empty() and model.record_regressor is None:
         return None, "no stored APY history to forecast from"
-    return forecast.predict(model, history, attributes_frame(opps), as_of=as_of), None
+    if history.is_empty():
+        history = pl.DataFrame(schema={"id": pl.Utf8, "date": pl.Date, "apy": pl.Float64})
+    records = record_frame(opps)
+    frame = forecast.predict(model, history, attributes_frame(opps), as_of=as_of, records=records)
+    return frame, None
 
 
 def score_stored(

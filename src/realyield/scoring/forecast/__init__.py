@@ -30,6 +30,7 @@ from realyield.scoring.forecast.evaluation import (
     evaluate_model,
     evaluate_walk_forward,
     fold_boundaries,
+    training_overlap,
 )
 from realyield.scoring.forecast.model import (
     CALIBRATION_BINS,
@@ -80,4 +81,5 @@ __all__ = [
     "predict",
     "save_model",
     "train_model",
+    "training_overlap",
 ]

@@ -11,6 +11,7 @@ Raises:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import numpy as np
@@ -220,4 +221,34 @@ def evaluate_model(
         n_folds=1,
         params=model.params,
         group_column=group_column,
+    )
+
+
+def training_overlap(
+    model: ForecastModel, history: pl.DataFrame, sources: Sequence[str] = ()
+) -> str | None:
+    """A warning when ``history`` may hold rows the model trained on, else ``None``.
+
+    A row can be a training row when its date falls inside the model's training window
+    (``train_first_date``..``train_last_date``); the risk is certain when a source file
+    has the name of one the model was trained on. The model does not keep its training
+    ids, so an overlap in dates with other pools is reported as possible, not certain.
+    """
+    if history.is_empty() or "date" not in history.columns:
+        return None
+    dates = history["date"].cast(pl.Date)
+    inside = int(((dates >= model.train_first_date) & (dates <= model.train_last_date)).sum())
+    if inside == 0:
+        return None
+    shared = sorted(set(sources) & set(model.sources))
+    how = (
+        f"the model was trained on {', '.join(shared)}: these rows are in-sample"
+        if shared
+        else "rows of pools the model trained on would be in-sample"
+    )
+    return (
+        f"{inside:,} of {history.height:,} history rows fall inside the model's training "
+        f"window ({model.train_first_date} to {model.train_last_date}); {how}. For an "
+        f"out-of-sample score use rows after {model.train_last_date} or retrain with "
+        "`realyield model train --until DATE`"
     )

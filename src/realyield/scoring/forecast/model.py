@@ -145,14 +145,3 @@ class ForecastModel:
             "metrics": self.metrics,
             "record_feature_columns": list(self.record_feature_columns),
         }
-
-
-#: The recipe the packaged model is trained with (``tools/train_forecast.py``), also used
-#: by ``model compare``; chosen on walk-forward folds (docs/forecast.md).
-SHIPPED_PARAMS: Final = ForecastParams(
-    max_iter=300,
-    max_leaf_nodes=31,
-    min_samples_leaf=100,
-    classifier_max_iter=200,
-    classifier_min_samples_leaf=100,
-)
