@@ -40,13 +40,15 @@ def mount_mcp(app: FastAPI) -> None:
     JSON answers), inside the app's middleware: the Host and Origin checks, the body
     limit and the security headers of ``presentation.security`` apply to it as to every
     route (the SDK's own DNS-rebinding check is therefore off: it would only repeat the
-    Host check with a list of its own). Its session manager runs in the app's lifespan.
+    Host check with a list of its own). Every tool call over HTTP needs an API key,
+    checked by the API's cached verifier. Its session manager runs in the app's lifespan.
     """
     from mcp.server.transport_security import TransportSecuritySettings
 
     from realyield.agents.server import build_server
 
-    server = build_server(app.state.realyield.engine)
+    state = app.state.realyield
+    server = build_server(state.engine, verify=state.gate.verifier.verify)
     sub = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=True,

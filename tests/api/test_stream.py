@@ -139,14 +139,15 @@ def test_unknown_last_event_id_says_gap(server: Server) -> None:
 def test_websocket_receives_events_and_refuses_foreign_origin(server: Server) -> None:
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
+    from websockets.typing import Origin
 
     ws_url = server.url.replace("http://", "ws://") + "/v1/ws"
-    with connect(ws_url, origin=server.url, open_timeout=30) as ws:  # type: ignore[arg-type]
+    with connect(ws_url, origin=Origin(server.url), open_timeout=30) as ws:
         events.publish("job", job_id="j1", job_kind="plan", status="running")
         message = json.loads(ws.recv(timeout=30))
     assert message["kind"] == "job" and message["data"]["job_id"] == "j1"
     with pytest.raises(InvalidStatus) as refused:
-        connect(ws_url, origin="https://evil.example", open_timeout=30)  # type: ignore[arg-type]
+        connect(ws_url, origin=Origin("https://evil.example"), open_timeout=30)
     assert refused.value.response.status_code == 403
     # a client that sends no Origin (not a browser) may connect
     with connect(ws_url, open_timeout=30) as ws:
@@ -166,25 +167,39 @@ def test_bus_replay_buffer_is_bounded() -> None:
 
 
 def test_mcp_over_streamable_http(server: Server) -> None:
+    import httpx2
     from mcp.client import Client
+    from mcp.client.streamable_http import streamable_http_client
 
     import realyield as ry
+    from realyield.api.keys import create_key
 
     ry.ensure_data(server.engine)
+    key = create_key(server.engine, "mcp-http").token
 
     async def main() -> Any:
-        async with Client(f"{server.url}/mcp") as client:
+        async with Client(f"{server.url}/mcp") as client:  # no key
             tools = [t.name for t in (await client.list_tools()).tools]
             refused = await client.call_tool("acknowledge_alert", {"alert_id": 1})
+            unkeyed = await client.call_tool("screen", {"kind": "staking"})
+        keyed = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=300)
+        async with (
+            keyed,
+            Client(streamable_http_client(f"{server.url}/mcp", http_client=keyed)) as client,
+        ):
             screen = await client.call_tool("screen", {"kind": "staking"})
             plan = await client.call_tool(
                 "plan", {"capital": "1000000", "income": "50000", "paths": 300}
             )
-            return tools, refused, screen, plan
+        return tools, refused, unkeyed, screen, plan
 
-    tools, refused, screen, plan = anyio.run(main)
+    tools, refused, unkeyed, screen, plan = anyio.run(main)
     assert "screen" in tools and "plan" in tools
-    assert refused.is_error and "needs an API key" in refused.content[0].text
+    assert refused.is_error and "changes the store and needs an API key" in refused.content[0].text
+    assert unkeyed.is_error and "screen runs over HTTP and needs an API key" in (
+        unkeyed.content[0].text
+    )
+    assert not screen.is_error, screen.content
     rows = ry.screen(kind="staking", store=server.engine)
     assert screen.structured_content["rows"] == json.loads(json.dumps(rows)) != []
     assert plan.structured_content["required_yield"] == pytest.approx(0.05, abs=1e-12)

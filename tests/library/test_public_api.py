@@ -57,7 +57,7 @@ def test_errors_are_the_library_errors(settings: Settings, engine: Engine) -> No
     with pytest.raises(ConfigError, match="unknown index"):
         ry.backtest("no-such-index", store=engine)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        _ = ry.nope  # type: ignore[attr-defined]
+        _ = ry.nope
 
 
 def test_every_public_name_exists() -> None:
