@@ -74,3 +74,15 @@ def test_a_plan_says_why_holdings_stay_untouched() -> None:
     nothing = plan_orders({"BTC": 0.5}, Balances({"USDT": D(1000)}, {"USDT": D(1000)}), PRICES,
                           paper_markets(["BTC"]), quote="USDT", run_id="u")  # fmt: skip
     assert nothing.untouched_reason is None
+
+
+def test_two_equal_deposits_in_one_instant_are_two_events(engine: Engine) -> None:
+    from realyield.core import clock
+
+    broker = _broker(engine)
+    with clock.freeze(datetime(2026, 1, 2, tzinfo=UTC)):
+        broker.deposit("USDT", D(100))
+        broker.deposit("USDT", D(100))
+    assert broker.balances().total == {"USDT": D(200)}
+    deposits = [e for e in ledger.load_events(engine) if e.kind == "deposit"]
+    assert [(e.asset, e.amount, e.value) for e in deposits] == [("USDT", D(100), D(100))] * 2

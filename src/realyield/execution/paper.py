@@ -15,6 +15,7 @@ balances where they were. Deposits reach the ledger the same way.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -124,7 +125,9 @@ class PaperBroker:
             raise ConfigError(f"paper deposit of {amount} {asset}: give a positive amount")
         current = self.balances().total.get(asset, ZERO)
         when = clock.now()
-        key = f"deposit:{when.isoformat()}:{asset}:{amount}"
+        # Each call is a new deposit (the balance grows each time), so its key is unique
+        # even for two equal deposits in one instant (a frozen clock, a script).
+        key = f"deposit:{when.isoformat()}:{uuid.uuid4().hex[:12]}"
         with self._engine.begin() as conn:
             self._set(conn, {asset: current + amount})
             record(conn, deposit_event(PAPER_SOURCE, self.name, asset, amount, when, key))
