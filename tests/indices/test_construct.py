@@ -103,8 +103,14 @@ def check_rules(comp: IndexComposition, defn: IndexDefinition, table: pl.DataFra
         by_sleeve: dict[str | None, float] = defaultdict(float)
         for c in comp.constituents:
             by_sleeve[c.sleeve] += c.weight
+        # an empty sleeve's share is re-spread pro rata over the others, and noted
+        empty = {
+            s.name for s in defn.sleeves if any(f"sleeve {s.name} empty" in n for n in comp.notes)
+        }
+        kept = sum(s.weight for s in defn.sleeves if s.name not in empty)
         for sleeve in defn.sleeves:
-            assert by_sleeve[sleeve.name] == pytest.approx(sleeve.weight, abs=1e-9)
+            expected = 0.0 if sleeve.name in empty else sleeve.weight / kept
+            assert by_sleeve[sleeve.name] == pytest.approx(expected, abs=1e-9)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -272,8 +278,11 @@ def test_staking_index_respects_its_dependency_caps(bundled: dict[str, object]) 
             assert total <= cap + 1e-9, (key, total)
 
 
-def test_a_diverse_random_universe_builds_and_meets_every_rule() -> None:
-    """The property test above may meet only infeasible universes; this one must build."""
+def _diverse_universe(
+    kinds: tuple[str, ...] = ("lending", "liquidity", "vault"),
+    protocols: list[str] = PROTOCOLS,
+) -> list[Opportunity]:
+    """300 opportunities over every chain, of ``kinds`` and ``protocols`` (in turn)."""
     import numpy as np
 
     rng = np.random.default_rng(11)
@@ -284,9 +293,9 @@ def test_a_diverse_random_universe_builds_and_meets_every_rule() -> None:
         opps.append(
             Opportunity(
                 id=f"r{i}",
-                kind=("lending", "liquidity", "vault")[i % 3],
+                kind=kinds[i % len(kinds)],
                 chain=CHAINS[i % len(CHAINS)],
-                protocol=PROTOCOLS[(i // 3) % len(PROTOCOLS)],
+                protocol=protocols[(i // 3) % len(protocols)],
                 symbol=symbol,
                 apy=base + reward,
                 apy_base=base,
@@ -304,12 +313,65 @@ def test_a_diverse_random_universe_builds_and_meets_every_rule() -> None:
                 },
             )
         )
-    scored = score_universe(opps, as_of=AT.date())
+    return opps
+
+
+def test_a_diverse_random_universe_builds_and_meets_every_rule() -> None:
+    """The property test above may meet only infeasible universes; this one must build."""
+    scored = score_universe(_diverse_universe(), as_of=AT.date())
     inputs = IndexInputs(AT.date(), scored)
     defs = packaged_definitions()
     for name in ("defi-yield", "stablecoin-income"):
         comp = build_index(defs[name], inputs, registry=defs)
         check_rules(comp, defs[name], inputs.candidates())
+        assert comp.notes == []  # no sleeve is empty here
+
+
+def test_respread_empty_by_hand() -> None:
+    names, shares = ["lending", "liquidity", "vaults"], [0.4, 0.3, 0.3]
+    out, notes = construct.respread_empty(names, shares, [5, 4, 0], AT.date())
+    assert out == pytest.approx([4 / 7, 3 / 7, 0.0], abs=1e-15)  # 0.4/0.7, 0.3/0.7
+    assert notes == [
+        "sleeve vaults empty on 2025-06-30: its 30% re-spread pro rata over the other sleeves"
+    ]
+    same, none = construct.respread_empty(names, shares, [5, 4, 2], AT.date())
+    assert same == shares and none == []  # the very same floats: builds unchanged
+    assert construct.respread_empty(names, shares, [0, 0, 0], AT.date())[0] == [0.0] * 3
+
+
+def test_an_empty_sleeve_is_re_spread_pro_rata_and_noted() -> None:
+    """DeFi Yield with no vault at all: lending 40/70 = 4/7, liquidity 30/70 = 3/7, every
+    cap still exact, and the index says so."""
+    scored = score_universe(_diverse_universe(("lending", "liquidity")), as_of=AT.date())
+    inputs = IndexInputs(AT.date(), scored)
+    defn = packaged_definitions()["defi-yield"]
+    comp = build_index(defn, inputs, registry=packaged_definitions())
+    check_rules(comp, defn, inputs.candidates())
+    by_sleeve: dict[str | None, float] = defaultdict(float)
+    for c in comp.constituents:
+        by_sleeve[c.sleeve] += c.weight
+    assert by_sleeve["stablecoin-lending"] == pytest.approx(4 / 7, abs=1e-9)
+    assert by_sleeve["liquidity"] == pytest.approx(3 / 7, abs=1e-9)
+    assert "vaults" not in by_sleeve
+    assert comp.notes == [
+        "sleeve vaults empty on 2025-06-30: its 30% re-spread pro rata over the other sleeves"
+    ]
+    assert comp.as_dict()["notes"] == comp.notes
+
+
+def test_too_few_protocols_for_the_protocol_cap_is_named() -> None:
+    """Two protocol families cannot hold Stablecoin Income's 25% protocol cap (4 needed):
+    the index is not built and the reason names the cap and the two protocols."""
+    opps = _diverse_universe(("lending",), ["aave-v3", "compound-v3"])
+    inputs = IndexInputs(AT.date(), score_universe(opps, as_of=AT.date()))
+    defs = packaged_definitions()
+    with pytest.raises(InfeasibleWeightsError) as caught:
+        build_index(defs["stablecoin-income"], inputs, registry=defs)
+    assert "at most 50% to allocate" in caught.value.reason
+    assert (
+        "the 25% protocol cap needs at least 4 protocols; the eligible candidates span 2 "
+        "(aave, compound)" in caught.value.reason
+    )
 
 
 def test_the_lock_up_penalty_moves_a_network_to_its_liquid_route(

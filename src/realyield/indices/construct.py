@@ -149,11 +149,48 @@ def build_opportunity_index(defn: IndexDefinition, inputs: IndexInputs) -> Index
     Raises:
         InfeasibleWeightsError: the caps, sleeves and minimum count cannot all hold.
     """
-    ranked = _ranked_sleeves(defn, inputs)
+    ranked, notes = _ranked_sleeves(defn, inputs)
     try:
-        return _opportunity_index(defn, inputs, ranked, skip_dust=True)
+        comp = _opportunity_index(defn, inputs, ranked, skip_dust=True)
     except InfeasibleWeightsError:
-        return _opportunity_index(defn, inputs, ranked, skip_dust=False)
+        try:
+            comp = _opportunity_index(defn, inputs, ranked, skip_dust=False)
+        except InfeasibleWeightsError as exc:
+            extra = "; ".join([*notes, *_too_few_groups(defn, inputs.columns(), ranked)])
+            if not extra:
+                raise
+            raise InfeasibleWeightsError(f"{exc.reason} ({extra})") from exc
+    comp.notes.extend(notes)
+    return comp
+
+
+def _too_few_groups(
+    defn: IndexDefinition, cols: CandidateColumns, ranked: Sequence[_Sleeve]
+) -> list[str]:
+    """For each capped dependency kind that every candidate has (protocol, chain), the
+    distinct values the candidates span when fewer than the cap needs
+    (``ceil(1 / cap)``), in words: why the caps cannot all hold."""
+    rows = [int(i) for part in ranked for i in part.rows]
+    out = []
+    for kind, cap in defn.caps.dependency.items():
+        held = [
+            {k.split(":", 1)[1] for k in cols.dependencies[i] if k.startswith(f"{kind}:")}
+            for i in rows
+        ]
+        if not rows or not all(held):
+            continue  # a candidate outside every group of this kind is not bound by it
+        values = sorted(set().union(*held))
+        needed = math.ceil(1.0 / cap - 1e-9)
+        if len(values) < needed:
+            out.append(
+                f"the {_pct(cap)} {kind} cap needs at least {needed} {kind}s; the eligible "
+                f"candidates span {len(values)} ({', '.join(values)})"
+            )
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:g}%"
 
 
 @dataclass(frozen=True)
@@ -167,12 +204,15 @@ class _Sleeve:
     target: np.ndarray
 
 
-def _ranked_sleeves(defn: IndexDefinition, inputs: IndexInputs) -> list[_Sleeve]:
+def _ranked_sleeves(defn: IndexDefinition, inputs: IndexInputs) -> tuple[list[_Sleeve], list[str]]:
     """Each sleeve's eligible candidates (an opportunity goes to the first sleeve it fits),
-    ranked by target and cut to the constituent limit.
+    ranked by target and cut to the constituent limit; also the notes of empty sleeves.
+
+    A sleeve with no eligible opportunity on the date is left out and its share re-spread
+    pro rata over the others (methodology 3.6), said in a note, never silently.
 
     Raises:
-        InfeasibleWeightsError: a sleeve has no eligible opportunity.
+        InfeasibleWeightsError: no sleeve (or the index) has an eligible opportunity.
     """
     cols = inputs.columns()
     table = cols.eligible(defn.eligibility)
@@ -189,12 +229,14 @@ def _ranked_sleeves(defn: IndexDefinition, inputs: IndexInputs) -> list[_Sleeve]
     limit = defn.caps.max_constituents
     shares = [s.weight for s in sleeves_rules] or [1.0]
     names: list[str | None] = [s.name for s in sleeves_rules] or [None]
+    shares, notes = respread_empty(names, shares, [rows.size for rows in parts], inputs.as_of)
+    if not any(share > 0 for share in shares):
+        empty = ", ".join(str(n or "main") for n in names)
+        raise InfeasibleWeightsError(f"{defn.name}: no eligible opportunity for sleeve {empty}")
     out: list[_Sleeve] = []
     for rows, share, name in zip(parts, shares, names, strict=True):
         if rows.size == 0:
-            raise InfeasibleWeightsError(
-                f"{defn.name}: no eligible opportunity for sleeve {name or 'main'}"
-            )
+            continue
         score = _target_yield(cols, rows, defn)
         order = np.argsort(-score, kind="stable")
         if limit:  # keep the best candidates: 2x the sleeve's share of the count, at least
@@ -204,7 +246,28 @@ def _ranked_sleeves(defn: IndexDefinition, inputs: IndexInputs) -> list[_Sleeve]
         total = score.sum()
         score = (score / total if total > 0 else np.full(len(score), 1.0 / len(score))) * share
         out.append(_Sleeve(name, share, rows, score))
-    return out
+    return out, notes
+
+
+def respread_empty(
+    names: Sequence[str | None], shares: Sequence[float], sizes: Sequence[int], day: date
+) -> tuple[list[float], list[str]]:
+    """Sleeve shares with each empty sleeve's (``sizes`` 0) share re-spread pro rata over
+    the sleeves that have candidates, and a note per empty sleeve. Shares are returned
+    unchanged (the same floats) when no sleeve is empty; all 0 when every one is."""
+    if all(size > 0 for size in sizes):
+        return list(shares), []
+    kept = sum(share for share, size in zip(shares, sizes, strict=True) if size > 0)
+    if kept <= 0:
+        return [0.0] * len(shares), []
+    notes = [
+        f"sleeve {name or 'main'} empty on {day.isoformat()}: its {share:.0%} re-spread "
+        "pro rata over the other sleeves"
+        for name, share, size in zip(names, shares, sizes, strict=True)
+        if size == 0
+    ]
+    out = [share / kept if size > 0 else 0.0 for share, size in zip(shares, sizes, strict=True)]
+    return out, notes
 
 
 def _opportunity_index(
