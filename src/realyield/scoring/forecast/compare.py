@@ -180,7 +180,8 @@ def compare_with_defillama(
             until=as_of,
             evaluate=False,
         )
-    forecasts = predict(model, history, attrs, as_of=as_of, records=records)
+    today = _with_dump_day(history, dump, as_of)
+    forecasts = predict(model, today, attrs, as_of=as_of, records=records)
     rows = (
         labels.join(forecasts.select("id", "forecast_apy_30d", "p_down"), on="id")
         .join(dump.select("id", "_p_defillama", "apy_mean_30d"), on="id")
@@ -207,3 +208,21 @@ def compare_with_defillama(
             down, ranking=spike, forecast=np.where(np.isnan(mean_30d), apy, mean_30d), actual=actual
         ),
     )
+
+
+def _with_dump_day(history: pl.DataFrame, dump: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The history with the dump's own record as each of its pools' ``as_of`` observation.
+
+    The label compares the next 30 days with the dump's APY, so the forecast must start
+    from that same APY; a daily history's row for the day is often another reading (on
+    the 2025-08-31 DEX dump 165 of 266 pools differ by more than 5%).
+    """
+    columns = [c for c in ("apy_base", "apy_reward", "tvl_usd") if c in history.columns]
+    today = dump.filter(pl.col("apy").is_not_null()).select(
+        pl.col("id").cast(pl.Utf8),
+        pl.lit(as_of, dtype=pl.Date).alias("date"),
+        pl.col("apy").cast(pl.Float64),
+        *(pl.col(c).cast(pl.Float64) for c in columns),
+    )
+    kept = history.filter(~((pl.col("date") == as_of) & pl.col("id").is_in(today["id"].implode())))
+    return pl.concat([kept, today], how="diagonal_relaxed")
