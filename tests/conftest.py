@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import socket
 import threading
@@ -16,6 +17,19 @@ from sqlalchemy import Engine
 
 from realyield.core.settings import Settings, load_settings
 from realyield.store.engine import open_store
+
+_CSV_DEFAULT_FIELD_LIMIT = csv.field_size_limit()
+
+
+@pytest.fixture(autouse=True)
+def _csv_field_limit() -> Iterator[None]:
+    """Each test starts from the csv module's default field limit: the importers raise
+    this process-wide limit to read long fields, and a test of the default limit must
+    not depend on which tests ran before it."""
+    csv.field_size_limit(_CSV_DEFAULT_FIELD_LIMIT)
+    yield
+    csv.field_size_limit(_CSV_DEFAULT_FIELD_LIMIT)
+
 
 CONTRACT = Path(__file__).parent / "contract"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
