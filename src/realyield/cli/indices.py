@@ -118,6 +118,9 @@ def indices(
         "of inflation; emis. = token emissions; bets = effective number of "
         "independent protocol/issuer bets. `realyield index NAME` for details.[/]"
     )
+    for name, comp in results.items():  # e.g. an empty sleeve re-spread: never silent
+        for note in comp.notes if isinstance(comp, IndexComposition) else ():
+            console.print(f"note: {name}: {escape(note)}", highlight=False)
     console.print("Built from:", highlight=False)
     for line in rests_on:
         console.print(f"  {escape(line)}", highlight=False)
