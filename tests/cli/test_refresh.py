@@ -6,6 +6,7 @@ when nothing was refreshed. The network is never used: ``respx`` answers every r
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,12 +24,15 @@ GECKO = "https://api.coingecko.com"
 
 
 @pytest.fixture
-def offline(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Every live source unreachable, one attempt each."""
+def offline(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Every live source unreachable, one attempt each. The routes live in this
+    fixture's own router, so they end with the test (routes added to respx's global
+    router outside a mock context stay and break later tests)."""
     monkeypatch.setenv("REALYIELD_HTTP_MAX_ATTEMPTS", "1")
-    for host in (LLAMA, GECKO):
-        respx.get(url__startswith=host).mock(side_effect=httpx.ConnectError("offline"))
-    return settings
+    with respx.mock(assert_all_called=False) as router:
+        for host in (LLAMA, GECKO):
+            router.get(url__startswith=host).mock(side_effect=httpx.ConnectError("offline"))
+        yield settings
 
 
 def _store_a_pools_file(tmp_path: Path) -> None:
@@ -48,7 +52,6 @@ def _ids() -> list[str]:
     return sorted(r["id"] for r in json.loads(result.stdout))
 
 
-@respx.mock
 @pytest.mark.usefixtures("offline")
 def test_offline_on_an_empty_store_loads_the_snapshot_and_exits_75() -> None:
     result = runner.invoke(app, ["data", "refresh", "--source", "defillama"])
@@ -62,7 +65,6 @@ def test_offline_on_an_empty_store_loads_the_snapshot_and_exits_75() -> None:
     assert len(_ids()) >= 150
 
 
-@respx.mock
 @pytest.mark.usefixtures("offline")
 def test_offline_keeps_the_stored_data_and_says_what_it_holds(tmp_path: Path) -> None:
     _store_a_pools_file(tmp_path)
@@ -79,7 +81,6 @@ def test_offline_keeps_the_stored_data_and_says_what_it_holds(tmp_path: Path) ->
     assert _ids() == before == ["a", "c"]
 
 
-@respx.mock
 @pytest.mark.usefixtures("offline")
 def test_offline_json_reports_status_and_store_with_the_exit_status() -> None:
     result = runner.invoke(app, ["data", "refresh", "--source", "coingecko", "--json"])
