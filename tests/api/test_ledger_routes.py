@@ -37,6 +37,27 @@ def test_import_is_idempotent_over_http(client: httpx.Client) -> None:
     assert bad.status_code == 422
 
 
+def test_an_upload_with_no_good_row_is_422_and_dry_run_or_decimal_commas_as_the_cli(
+    client: httpx.Client, live_api: LiveApi
+) -> None:
+    before = len(service.list_events(live_api.engine))
+    header = "time,kind,asset,amount,note\n"
+    bad = {"format": "generic", "text": header + "yesterday,deposit,USD,1,x\n", "name": "bad"}
+    failed = client.post("/v1/ledger/import", json=bad)
+    assert failed.status_code == 422
+    assert failed.json()["status"] == "failed" and failed.json()["problems"][0]["row"] == 2
+    european = header + '2024-03-01T00:00:00Z,deposit,USD,"1.234,56",eu\n'
+    body = {"format": "generic", "text": european, "name": "eu.csv"}
+    assert client.post("/v1/ledger/import", json=body).status_code == 422
+    dry = client.post("/v1/ledger/import", json={**body, "decimal_comma": True, "dry_run": True})
+    assert dry.status_code == 200 and dry.json()["inserted"] == 1
+    assert len(service.list_events(live_api.engine)) == before  # nothing stored
+    stored = client.post("/v1/ledger/import", json={**body, "decimal_comma": True})
+    assert stored.status_code == 200, stored.text
+    [event] = [e for e in service.list_events(live_api.engine) if e.note == "eu"]
+    assert str(event.amount) == "1234.56"
+
+
 def test_reports_equal_the_library(client: httpx.Client, live_api: LiveApi) -> None:
     year = 2024
     summary = client.get("/v1/ledger/summary", params={"year": year}).json()

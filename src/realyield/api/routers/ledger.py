@@ -33,6 +33,10 @@ class LedgerImportIn(m.Model):
     text: str = Field(min_length=1, max_length=20_000_000)
     name: str = Field("upload", min_length=1, max_length=200)
     account: str = Field("default", min_length=1, max_length=100)
+    decimal_comma: bool = Field(
+        False, description="Read 1.234,56 as 1234.56 (refused as ambiguous otherwise)."
+    )
+    dry_run: bool = Field(False, description="Report what would be imported; store nothing.")
 
 
 def _settings_fiat(request: Request) -> str:
@@ -64,8 +68,14 @@ async def events(
 
 
 @router.post("/v1/ledger/import", responses=_ERRORS, operation_id="ledger_import")
-async def import_csv(request: Request, caller: Caller, body: LedgerImportIn) -> dict[str, Any]:
-    """Import CSV text; idempotent (events already stored are skipped), bad rows listed."""
+async def import_csv(
+    request: Request, response: Response, caller: Caller, body: LedgerImportIn
+) -> dict[str, Any]:
+    """Import CSV text; idempotent (events already stored are skipped), bad rows listed.
+
+    Answers 422 with the same report when no row could be imported (every row
+    rejected, or no rows), as ``ledger import`` exits 1, so a client cannot take a
+    failed upload for a success."""
     del caller
     state = app_state(request)
     s = state.settings
@@ -79,8 +89,12 @@ async def import_csv(request: Request, caller: Caller, body: LedgerImportIn) -> 
             fiat=s.ledger_fiat,
             max_price_age_days=s.ledger_price_max_age_days,
             batch_size=s.ledger_import_batch,
+            decimal_comma=body.decimal_comma,
+            dry_run=body.dry_run,
         )
     )
+    if report.status == "failed":
+        response.status_code = 422
     return report.as_dict()
 
 
