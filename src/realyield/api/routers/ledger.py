@@ -67,7 +67,17 @@ async def events(
     return {"data": [e.as_dict() for e in rows]}
 
 
-@router.post("/v1/ledger/import", responses=_ERRORS, operation_id="ledger_import")
+_IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    422: {
+        "description": "A body that does not validate, or a file with no good row "
+        "(then the body is the import report, with its problems).",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+}
+
+
+@router.post("/v1/ledger/import", responses=_IMPORT_RESPONSES, operation_id="ledger_import")
 async def import_csv(
     request: Request, response: Response, caller: Caller, body: LedgerImportIn
 ) -> dict[str, Any]:
