@@ -7,6 +7,7 @@ Logic runs on small synthetic histories; one test runs the real comparison on th
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -185,3 +186,18 @@ def test_evaluate_warns_when_the_file_overlaps_the_training_window(
     assert "trained on s: these rows are in-sample" in warning
     later = history.filter(pl.col("date") > model.train_last_date)
     assert training_overlap(model, later, ["s"]) is None
+
+
+def test_compare_cli_says_what_is_wrong_with_its_input(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from realyield.cli import app
+
+    runner = CliRunner()
+    missing = tmp_path / "nope.csv"
+    base = ["model", "compare", "--defillama", str(missing), "--history", str(missing)]
+    bad_date = runner.invoke(app, [*base, "--as-of", "31/08/2025"])
+    assert bad_date.exit_code == 2 and "--as-of '31/08/2025' is not a YYYY-MM-DD" in bad_date.output
+    no_file = runner.invoke(app, [*base, "--as-of", "2025-08-31"])
+    assert no_file.exit_code == 1 and "nope.csv" in no_file.output
+    assert "Traceback" not in no_file.output
