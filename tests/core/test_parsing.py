@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -246,6 +247,22 @@ def test_explicit_units_and_day() -> None:
         parse_timestamp(1704067200, column="t", unit="ms")  # seconds read as ms: 1970
     assert parse_day("2024-01-01T23:30:00-05:00", column="d") == date(2024, 1, 2)
     assert DATE_BOUNDS.high.date() == date(2026, 12, 6)
+
+
+def test_text_refuses_every_ascii_control_character_alone_or_inside_a_value() -> None:
+    # every ASCII character, alone and between letters, checked against the rule by
+    # Unicode category (the ASCII shortcut must agree with it)
+    for code in range(128):
+        char = chr(code)
+        control = unicodedata.category(char) == "Cc"
+        for value in (f"a{char}b", char):
+            if not value.strip():  # whitespace controls alone strip to a blank cell
+                assert check_text(value, column="name") is None
+            elif control:
+                with pytest.raises(FieldError, match=f"U\\+{code:04X}"):
+                    check_text(value, column="name")
+            else:
+                assert check_text(value, column="name") == (value.strip() or None)
 
 
 def test_text_refuses_control_characters_and_long_values() -> None:

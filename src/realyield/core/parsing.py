@@ -418,6 +418,8 @@ def check_text(raw: object, *, column: str, max_len: int = 512) -> str | None:
         raise FieldError(
             column, raw, f"is longer than {max_len:,} characters", code="text_too_long"
         )
+    if text.isascii() and text.isprintable():
+        return text  # the common case: no ASCII printable is Cc, and bidi marks are not ASCII
     bad = next((ch for ch in text if ch in _BIDI or unicodedata.category(ch) in _BAD), None)
     if bad is not None:
         raise FieldError(
